@@ -1,0 +1,164 @@
+"""Checkpoints: a directory anyone can open, and nothing that runs code when loaded.
+
+    model.safetensors       the weights (safetensors: tensors only, never pickle)
+    config.json             model kind + hyper-parameters, tokenizer kind, data set, training run
+    tokenizer.json          the tokenizer (Hugging Face format) and tokenizer_config.json
+    metrics.csv             the loss curve: step, train_loss, val_loss, lr, elapsed
+    README.md               a short card: what it is, how well it does, the command that made it
+
+``pack_zip``/``unpack_zip`` turn the directory into one file for a download button and back.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+
+from .models import build_model, count_params, model_config, model_kind
+from .tokenizer import Tokenizer, TokenizerError, load_tokenizer
+
+FORMAT = "tinylm-checkpoint"
+VERSION = 1
+METRIC_FIELDS = ("step", "train_loss", "val_loss", "lr", "tokens", "elapsed")
+MAX_ZIP_BYTES = 200 * 1024 * 1024  # refuse to unpack anything bigger (zip bombs)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt or does not match its own config (the message says which)."""
+
+
+@dataclass
+class Checkpoint:
+    model: torch.nn.Module
+    tokenizer: Tokenizer
+    info: dict = field(default_factory=dict)  # config.json minus the model config: dataset, train, ...
+    metrics: list[dict] = field(default_factory=list)  # rows of metrics.csv
+
+    @property
+    def name(self) -> str:
+        return self.info.get("name", "model")
+
+
+def save_checkpoint(directory: str | Path, model, tokenizer: Tokenizer, metrics: list[dict] | None = None,
+                    **info) -> Path:
+    """Write a checkpoint directory; ``info`` goes into config.json (name, dataset, seed, command...)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_model(model, str(directory / "model.safetensors"))  # drops the tied lm_head copy, keeps wte
+    tokenizer.save(directory)
+    config = {"format": FORMAT, "version": VERSION, "model": model_kind(model), "model_config": model_config(model),
+              "tokenizer": tokenizer.kind, "params": count_params(model), **info}
+    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    rows = metrics or []
+    with open(directory / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({k: ("" if r.get(k) is None else r.get(k)) for k in METRIC_FIELDS} for r in rows)
+    (directory / "README.md").write_text(model_card(config))
+    return directory
+
+
+def model_card(config: dict) -> str:
+    """A short human-readable card for a checkpoint's config."""
+    lines = [f"# {config.get('name', 'tinylm model')}", "",
+             f"A tinylm `{config['model']}` language model ({config['params']:,} parameters) with a "
+             f"`{config['tokenizer']}` tokenizer."]
+    facts = [("data set", config.get("dataset")), ("corpus sha256", config.get("corpus_sha256")),
+             ("seed", config.get("seed")), ("steps", config.get("steps")),
+             ("val loss", config.get("val_loss")), ("training time (s)", config.get("seconds"))]
+    lines += ["", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts if v is not None]]
+    lines += ["", "Model hyper-parameters: `" + json.dumps(config["model_config"]) + "`"]
+    if config.get("command"):
+        lines += ["", "Reproduce:", "", "```", config["command"], "```"]
+    lines += ["", "Load it: `from tinylm.checkpoint import load_checkpoint; ckpt = load_checkpoint(path)`", ""]
+    return "\n".join(lines)
+
+
+def load_checkpoint(directory: str | Path) -> Checkpoint:
+    """Load a checkpoint directory (or a .zip made by ``pack_zip``)."""
+    directory = Path(directory)
+    if directory.suffix == ".zip" and directory.is_file():
+        import tempfile
+
+        directory = unpack_zip(directory, Path(tempfile.mkdtemp(prefix="tinylm-ckpt-")))
+    if not directory.is_dir():
+        raise CheckpointError(f"no checkpoint directory at {directory}")
+    for required in ("config.json", "model.safetensors", "tokenizer.json"):
+        if not (directory / required).exists():
+            raise CheckpointError(f"{directory} is not a tinylm checkpoint: {required} is missing")
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{directory / 'config.json'} is not valid JSON: {err}") from err
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{directory / 'config.json'} is not a tinylm checkpoint config (format != {FORMAT!r})")
+    try:
+        tokenizer = load_tokenizer(directory)
+    except TokenizerError as err:
+        raise CheckpointError(str(err)) from err
+    try:
+        model = build_model(config["model"], **config["model_config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"config.json describes no model this version can build: {err}") from err
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise CheckpointError(f"mismatched checkpoint: the model has {model.config.vocab_size} token ids, "
+                              f"the tokenizer {tokenizer.vocab_size}")
+    try:
+        missing, unexpected = load_model(model, str(directory / "model.safetensors"), strict=False)
+    except (SafetensorError, RuntimeError, OSError) as err:  # truncated file, wrong shapes
+        raise CheckpointError(f"could not load the weights in {directory / 'model.safetensors'}: {err}") from err
+    # lm_head.weight is tied to wte and saved once
+    missing = [m for m in missing if m != "lm_head.weight" or config["model"] != "gpt"]
+    if missing or unexpected:
+        raise CheckpointError(f"weights do not match the config: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    model.eval()
+    info = {k: v for k, v in config.items() if k not in ("model_config",)}
+    return Checkpoint(model, tokenizer, info, read_metrics(directory / "metrics.csv"))
+
+
+def read_metrics(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rows.append({k: (float(v) if v not in ("", None) else None) for k, v in row.items()})
+    return rows
+
+
+def pack_zip(directory: str | Path, zip_path: str | Path | None = None) -> Path:
+    """Zip a checkpoint directory (flat: its files at the top level of the zip)."""
+    directory = Path(directory)
+    zip_path = Path(zip_path or directory.with_suffix(".zip"))
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(directory.iterdir()):
+            if path.is_file():
+                zf.write(path, path.name)
+    return zip_path
+
+
+def unpack_zip(zip_path: str | Path, directory: str | Path) -> Path:
+    """Unzip a checkpoint, refusing anything that is not a flat archive of a sane size."""
+    directory = Path(directory)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            infos = zf.infolist()
+            if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
+                raise CheckpointError(f"{zip_path} unpacks to more than {MAX_ZIP_BYTES // 2**20} MB")
+            directory.mkdir(parents=True, exist_ok=True)
+            for info in infos:
+                name = Path(info.filename).name  # flat: no directories, no ../ escapes
+                if not name or info.is_dir():
+                    continue
+                (directory / name).write_bytes(zf.read(info))
+    except (zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(f"{zip_path} is not a readable zip file: {err}") from err
+    return directory
+

@@ -1,0 +1,35 @@
+"""The bigram model: the next token depends only on the current one.
+
+The whole model is one table of logits, ``logits[current, next]`` (makemore's ``Bigram``). Row
+``i`` is the model's opinion about what follows token ``i``; softmax turns a row into a
+probability distribution. Counting bigrams in a corpus and taking logs gives this table in closed
+form; gradient descent finds the same thing, which makes it the easiest model to edit by hand.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class BigramConfig:
+    vocab_size: int = 65  # number of distinct tokens
+    block_size: int = 1  # tokens of context the model looks at (always 1 for a bigram)
+
+
+class Bigram(nn.Module):
+    def __init__(self, config: BigramConfig):
+        super().__init__()
+        self.config = config
+        self.block_size = 1
+        # zeros: every next token starts equally likely, so the first loss is exactly ln(vocab_size)
+        self.logits = nn.Parameter(torch.zeros(config.vocab_size, config.vocab_size))
+
+    def forward(self, idx, targets=None):
+        logits = self.logits[idx]  # (B, T, vocab_size): one row of the table per position
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits, loss

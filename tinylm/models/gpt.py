@@ -1,0 +1,178 @@
+"""A decoder-only transformer: GPT, as in Radford et al. 2018/2019 ("Language Models are
+Unsupervised Multitask Learners") on top of Vaswani et al. 2017 ("Attention Is All You Need").
+
+Read it top to bottom: attention (tokens look at earlier tokens), the MLP (each token thinks on
+its own), a Block (both, each with a residual connection around a LayerNorm), and the GPT (token +
+position embeddings, a stack of blocks, a final LayerNorm, and the language-model head that shares
+its weights with the token embedding). Parameter names follow GPT-2 (``wte``, ``wpe``,
+``h.0.attn.c_attn``, ``ln_f``, ``lm_head``) so the weights copy into ``transformers`` unrenamed.
+
+Two ways to compute attention sit side by side: ``reference_attention`` writes out the softmax of
+the masked scores, ``F.scaled_dot_product_attention`` is the fused fast path; tests check they
+agree. ``KVCache`` keeps the keys and values of earlier positions so that sampling one more token
+costs one position of work instead of the whole context.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65  # number of distinct tokens
+    block_size: int = 256  # longest context the model can see (number of position embeddings)
+    n_layer: int = 4  # number of transformer blocks
+    n_head: int = 4  # attention heads per block
+    n_embd: int = 128  # width of the residual stream
+    dropout: float = 0.0  # dropout probability while training (0 for small data and short runs)
+    bias: bool = True  # biases in Linear and LayerNorm, like GPT-2
+
+
+def reference_attention(q, k, v, causal: bool = True):
+    """softmax(q k^T / sqrt(hs)) v with future positions masked out; q, k, v are (B, nh, T, hs).
+
+    When q is shorter than k (sampling with a cache), q holds the *last* positions of k.
+    """
+    Tq, Tk = q.size(-2), k.size(-2)
+    att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))  # (B, nh, Tq, Tk)
+    if causal:
+        # query i sits at position Tk - Tq + i and may look at keys 0 .. that position
+        mask = torch.ones(Tq, Tk, dtype=torch.bool, device=q.device).tril(diagonal=Tk - Tq)
+        att = att.masked_fill(~mask, float("-inf"))
+    att = F.softmax(att, dim=-1)
+    return att @ v  # (B, nh, Tq, hs)
+
+
+class KVCache:
+    """Keys and values of the positions seen so far, one pair of tensors per layer."""
+
+    def __init__(self, n_layer: int):
+        self.layers = [None] * n_layer  # each: (k, v), both (B, nh, T_so_far, hs)
+
+    @property
+    def length(self) -> int:
+        return 0 if self.layers[0] is None else self.layers[0][0].size(-2)
+
+    def append(self, layer: int, k, v):
+        """Add the new positions' k, v and return all of them."""
+        if self.layers[layer] is not None:
+            k = torch.cat([self.layers[layer][0], k], dim=-2)
+            v = torch.cat([self.layers[layer][1], v], dim=-2)
+        self.layers[layer] = (k, v)
+        return k, v
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig, layer: int):
+        super().__init__()
+        assert config.n_embd % config.n_head == 0, "n_embd must be a multiple of n_head"
+        self.n_head = config.n_head
+        self.layer = layer  # which entry of a KVCache is ours
+        self.dropout = config.dropout
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v at once
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)  # heads -> residual
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.fast = True  # F.scaled_dot_product_attention; False = reference_attention
+        self.last_att = None  # set by attention_maps(): (B, nh, T, T) probabilities
+
+    def forward(self, x, cache: KVCache | None = None):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        # split the channels into heads: (B, T, C) -> (B, nh, T, hs)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            k, v = cache.append(self.layer, k, v)  # (B, nh, T_past + T, hs)
+        if self.fast and self.last_att is None:
+            # is_causal assumes square masks, so a single query (sampling) runs unmasked: it may see everything
+            causal = q.size(-2) == k.size(-2)
+            if not causal and q.size(-2) > 1:
+                y = reference_attention(q, k, v)
+            else:
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0)
+        else:
+            y = reference_attention(q, k, v)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble the heads: (B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: widen 4x, GELU, project back."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+
+
+class Block(nn.Module):
+    """One transformer block, pre-LayerNorm: communicate (attention), then compute (MLP)."""
+
+    def __init__(self, config: GPTConfig, layer: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config, layer)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x, cache: KVCache | None = None):
+        x = x + self.attn(self.ln_1(x), cache)
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.block_size = config.block_size
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embeddings
+            wpe=nn.Embedding(config.block_size, config.n_embd),  # position embeddings
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList(Block(config, i) for i in range(config.n_layer)),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # weight tying (Press & Wolf 2017): reading a token in and writing it out share one matrix
+        self.transformer.wte.weight = self.lm_head.weight
+        self.apply(self._init_weights)
+        # GPT-2: scale the projections into the residual stream by 1/sqrt(2 * n_layer)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(self, idx, targets=None, cache: KVCache | None = None):
+        B, T = idx.shape
+        start = 0 if cache is None else cache.length  # position of idx[:, 0]
+        if start + T > self.block_size:
+            raise ValueError(f"sequence of length {start + T} is longer than block_size {self.block_size}")
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
+        for block in self.transformer.h:
+            x = block(x, cache)
+        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab_size)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    def set_fast_attention(self, fast: bool) -> None:
+        """Switch every layer between the fused fast path and the readable reference."""
+        for block in self.transformer.h:
+            block.attn.fast = fast

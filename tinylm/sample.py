@@ -1,0 +1,137 @@
+"""Sampling: turn next-token logits into text, one token at a time.
+
+``sample_next_token`` is the whole decoding policy in one pure function: temperature (0 means
+greedy), top-k (keep the k likeliest) and top-p (keep the smallest set whose probability reaches
+p, Holtzman et al. 2019). ``generate`` runs the model in a loop and yields each token with the
+probability the model gave it, so a UI can stream and colour the text as it appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from .models import KVCache
+
+
+class UnknownTokenError(ValueError):
+    """The prompt has pieces the model's vocabulary does not know (they would read as <|unk|>)."""
+
+
+@dataclass(frozen=True)
+class SampledToken:
+    id: int  # the token chosen
+    prob: float  # the model's probability for it (softmax of the raw logits, temperature 1)
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                  top_p: float | None = None) -> torch.Tensor:
+    """The logits the sampler draws from: scaled by 1/temperature, outside top-k/top-p set to -inf.
+
+    >>> filter_logits(torch.tensor([2.0, 1.0, 0.0]), top_k=2)
+    tensor([2., 1., -inf])
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    logits = logits / max(temperature, 1e-8)
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = F.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        # drop a token when the tokens before it already reach top_p (the first one always stays)
+        drop_sorted = (cumulative - F.softmax(sorted_logits, dim=-1)) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None, generator: torch.Generator | None = None) -> int:
+    """Choose one id from a (vocab_size,) row of logits.
+
+    >>> sample_next_token(torch.tensor([0.1, 3.0, 0.2]), temperature=0)
+    1
+    """
+    if temperature == 0:
+        return int(torch.argmax(logits))
+    probs = F.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def prompt_ids(tokenizer, text: str, allow_unknown: bool = False) -> list[int]:
+    """Encode a prompt; an empty one starts at a line break (or end of text if there is none).
+
+    Pieces the vocabulary lacks raise ``UnknownTokenError`` naming them, unless
+    ``allow_unknown`` (then they read as <|unk|>, which the model may never have seen).
+    """
+    if not text:
+        newline = tokenizer.encode("\n")
+        return newline if len(newline) == 1 and tokenizer.decode(newline) == "\n" else [tokenizer.eot_id]
+    spans = tokenizer.spans(text)
+    unknown = [s.text for s in spans if s.unknown]
+    if unknown and not allow_unknown:
+        shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
+        raise UnknownTokenError(f"not in this model's {tokenizer.kind} vocabulary: {shown}")
+    return [s.id for s in spans]
+
+
+@torch.no_grad()
+def next_token_probs(model, ids: list[int]) -> torch.Tensor:
+    """The model's distribution over the token after ``ids``: (vocab_size,) probabilities."""
+    if not ids:
+        raise ValueError("need at least one token of context")
+    model.eval()
+    context = torch.tensor([ids[-model.block_size:]])
+    logits, _ = model(context)
+    return F.softmax(logits[0, -1].float(), dim=-1)
+
+
+@torch.no_grad()
+def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+             top_p: float | None = None, seed: int | None = None, stop_ids=(), use_cache: bool = True
+             ) -> Iterator[SampledToken]:
+    """Yield up to ``max_new_tokens`` tokens after ``ids``, stopping after any of ``stop_ids``.
+
+    A GPT samples with a KV cache unless ``use_cache=False`` (the plain reference: the whole
+    context again for every token). Once the cache holds ``block_size`` positions it restarts
+    from the last ``block_size // 2`` tokens, so past that point the two paths see different
+    amounts of context; up to ``block_size`` they give the same tokens.
+    """
+    if not ids:
+        raise ValueError("need at least one token of context")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    filter_logits(torch.zeros(2), max(temperature, 0), top_k, top_p)  # validate knobs before any work
+    model.eval()
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    ids = list(ids)
+    cached = use_cache and hasattr(model, "transformer")
+    cache = None
+    stop_ids = set(stop_ids)
+    for _ in range(max_new_tokens):
+        if cached:
+            if cache is None or cache.length >= model.block_size:
+                # (re)fill the cache: the whole context at first, half a block once it is full
+                keep = model.block_size if cache is None else model.block_size // 2
+                cache = KVCache(len(model.transformer.h))
+                logits, _ = model(torch.tensor([ids[-keep:]]), cache=cache)
+            else:
+                logits, _ = model(torch.tensor([ids[-1:]]), cache=cache)
+        else:
+            logits, _ = model(torch.tensor([ids[-model.block_size:]]))
+        logits = logits[0, -1].float()
+        next_id = sample_next_token(logits, temperature, top_k, top_p, generator)
+        prob = float(F.softmax(logits, dim=-1)[next_id])
+        ids.append(next_id)
+        yield SampledToken(next_id, prob)
+        if next_id in stop_ids:
+            break
