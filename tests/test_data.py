@@ -142,10 +142,10 @@ def test_alphabet_generator_is_deterministic_and_consecutive():
     assert sequences != generate_alphabet(500, min_len=3, max_len=10, seed=8)
     for sequence in sequences:
         assert 3 <= len(sequence) <= 10
-        assert sequence in string.ascii_lowercase  # a run of consecutive letters
+        assert sequence in string.ascii_uppercase  # a run of consecutive letters
     corpus = load_corpus("alphabet")
     assert corpus == load_corpus("alphabet")
-    assert all(line in string.ascii_lowercase for line in corpus.train.splitlines())
+    assert all(line in string.ascii_uppercase for line in corpus.train.splitlines())
 
 
 @pytest.mark.parametrize("name", ["phrases_pt", "phrases_en"])

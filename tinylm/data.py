@@ -243,19 +243,19 @@ def split_lines(lines: list[str], val: int, test: int, seed: int) -> tuple[list[
 
 
 def generate_alphabet(n_sequences: int, min_len: int, max_len: int, seed: int) -> list[str]:
-    """Runs of consecutive letters from random starting points, e.g. "klmnop" (no wrap after z).
+    """Runs of consecutive capital letters from random starting points, e.g. "KLMNOP" (no wrap after Z).
 
     >>> generate_alphabet(3, min_len=3, max_len=6, seed=0)
-    ['nopqrs', 'ijk', 'mnopqr']
+    ['NOPQRS', 'IJK', 'MNOPQR']
     """
     if not 1 <= min_len <= max_len <= 26:
         raise ValueError(f"need 1 <= min_len <= max_len <= 26, got {min_len} and {max_len}")
     rng = random.Random(seed)
-    letters = string.ascii_lowercase
+    letters = string.ascii_uppercase
     sequences = []
     for _ in range(n_sequences):
         length = rng.randint(min_len, max_len)
-        start = rng.randint(0, len(letters) - length)  # so that the run ends by "z"
+        start = rng.randint(0, len(letters) - length)  # so that the run ends by "Z"
         sequences.append(letters[start:start + length])
     return sequences
 

@@ -1,0 +1,5 @@
+"""``python -m tinylm ...``: see tinylm/cli.py."""
+
+from .cli import main
+
+main()

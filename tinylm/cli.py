@@ -1,0 +1,195 @@
+"""The command line: ``python -m tinylm COMMAND ...`` (each command has --help).
+
+Every command that measures something ends with one JSON line on stdout, so scripts (and the
+README's figures) can read the result: ``python -m tinylm eval --ckpt DIR | tail -1``.
+Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .data import load_corpus
+from .presets import PRESETS, get_preset
+from .runs import RunConfig, prepare_run, save_run, train_run
+from .sample import generate, prompt_ids
+from .tokenizer import KINDS, build_tokenizer
+from .train import TrainConfig, evaluate
+
+
+def _json_line(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def _progress(step: int, total: int, metrics: dict, width: int = 30) -> None:
+    """A one-line progress bar on stderr: [#####.....] step/total loss tok/s."""
+    done = min(step / max(total, 1), 1.0)
+    bar = "#" * int(width * done) + "." * (width - int(width * done))
+    val = f" val {metrics['val_loss']:.4f}" if metrics.get("val_loss") is not None else ""
+    sys.stderr.write(f"\r[{bar}] {step}/{total} loss {metrics['train_loss']:.4f}{val} "
+                     f"{metrics['tokens_per_s']:,.0f} tok/s {metrics['elapsed']:.1f}s ")
+    sys.stderr.flush()
+
+
+# --- tokenize ------------------------------------------------------------------------------
+def cmd_tokenize(args) -> None:
+    corpus = None
+    if args.tokenizer != "gpt2":
+        if not args.corpus:
+            raise SystemExit(f"error: --tokenizer {args.tokenizer} learns its vocabulary: give --corpus (a dataset or a .txt path)")
+        corpus = load_corpus(args.corpus).train
+    tok = build_tokenizer(args.tokenizer, corpus, args.vocab_size)
+    spans = tok.spans(args.text)
+    if args.json:
+        _json_line({"ids": [s.id for s in spans], "tokens": [s.text for s in spans], "vocab_size": tok.vocab_size})
+    else:
+        print(" | ".join(f"{s.text!r}:{s.id}" for s in spans))
+        print(f"{len(spans)} tokens, {len(args.text)} characters, vocab {tok.vocab_size}")
+
+
+# --- train ---------------------------------------------------------------------------------
+def run_config_from_args(args) -> RunConfig:
+    if args.preset:
+        return get_preset(args.preset)
+    if not args.data:
+        raise SystemExit("error: give --preset NAME or --data DATASET")
+    model_config = {k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd", "n_hidden")
+                    if getattr(args, k) is not None}
+    if args.model == "bigram":
+        model_config = {}
+    elif args.model == "mlp":
+        model_config.pop("n_head", None)
+    else:
+        model_config.pop("n_hidden", None)
+    train = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+                        eval_interval=args.eval_interval, seed=args.seed)
+    return RunConfig(dataset=args.data, tokenizer=args.tokenizer, vocab_size=args.vocab_size, model=args.model,
+                     model_config=model_config, train=train, seed=args.seed)
+
+
+def cmd_train(args) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = run_config_from_args(args)
+    if args.max_seconds is not None:
+        config.train.max_seconds = args.max_seconds
+    if args.steps is not None and args.preset:
+        config.train.max_steps = args.steps
+    out = args.out or f"out/{args.preset or config.dataset + '-' + config.model}"
+    run = prepare_run(config, load_corpus(config.dataset))
+    drawn = 0.0
+    for metrics in train_run(run):
+        # redraw at most 5 times a second, and at every evaluation
+        if not args.quiet and (metrics["elapsed"] - drawn >= 0.2 or metrics["val_loss"] is not None):
+            drawn = metrics["elapsed"]
+            _progress(metrics["step"], config.train.max_steps, metrics)
+    sys.stderr.write("\n")
+    command = "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.record_command else None
+    save_run(run, out, command=command, name=args.preset)
+    last = run.metrics[-1]
+    _json_line({"val_loss": round(run.val_loss, 4), "steps": last["step"], "seconds": round(last["elapsed"], 2),
+                "params": run.info()["params"], "tokens_per_s": round(last["tokens_per_s"]), "out": str(out),
+                "torch": torch.__version__, "threads": torch.get_num_threads()})
+
+
+# --- eval ----------------------------------------------------------------------------------
+def cmd_eval(args) -> None:
+    ckpt = load_checkpoint(args.ckpt)
+    dataset = ckpt.info.get("dataset")
+    try:
+        corpus = load_corpus(dataset)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"error: cannot reload this checkpoint's data set {dataset!r}: {err}")
+    if corpus.fingerprint != ckpt.info.get("corpus_sha256", corpus.fingerprint):
+        sys.stderr.write(f"warning: the {dataset} text differs from the one this model was trained on\n")
+    text = corpus.test if args.split == "test" else corpus.val
+    if not text:
+        raise SystemExit(f"error: {dataset} has no {args.split} split")
+    ids = torch.tensor(ckpt.tokenizer.encode(text, allow_special=False))
+    started = time.perf_counter()
+    loss = evaluate(ckpt.model, ids)
+    _json_line({"val_loss" if args.split == "val" else "test_loss": round(loss, 4), "tokens": len(ids),
+                "dataset": dataset, "seconds": round(time.perf_counter() - started, 2)})
+
+
+# --- sample --------------------------------------------------------------------------------
+def cmd_sample(args) -> None:
+    ckpt = load_checkpoint(args.ckpt)
+    tok = ckpt.tokenizer
+    ids = prompt_ids(tok, args.prompt)
+    sys.stdout.write(args.prompt)
+    for token in generate(ckpt.model, ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
+                          seed=args.seed, stop_ids=[tok.eot_id]):
+        sys.stdout.write(tok.decode([token.id]))
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tinylm", description="tinylm: see and touch a tiny language model")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tokenize", help="show how a tokenizer cuts a text")
+    p.add_argument("--tokenizer", choices=KINDS, required=True)
+    p.add_argument("--corpus", help="dataset name or .txt path to learn the vocabulary from (not for gpt2)")
+    p.add_argument("--vocab-size", type=int, help="split/bpe vocabulary size")
+    p.add_argument("--json", action="store_true", help='print one JSON object with "ids" and "tokens"')
+    p.add_argument("text")
+    p.set_defaults(func=cmd_tokenize)
+
+    p = sub.add_parser("train", help="train a model (a preset, or a dataset + model of your choice)")
+    p.add_argument("--preset", choices=list(PRESETS), help="reproduce a shipped model")
+    p.add_argument("--data", help="dataset name from datasets_cfg/ or a .txt path")
+    p.add_argument("--model", choices=["bigram", "mlp", "gpt"], default="gpt")
+    p.add_argument("--tokenizer", choices=KINDS, default="char")
+    p.add_argument("--vocab-size", type=int)
+    p.add_argument("--block-size", type=int, help="context length (MLP: tokens of context)")
+    p.add_argument("--n-layer", type=int)
+    p.add_argument("--n-head", type=int)
+    p.add_argument("--n-embd", type=int)
+    p.add_argument("--n-hidden", type=int, help="MLP hidden width")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000, or the preset's)")
+    p.add_argument("--max-seconds", type=float, help="wall-clock budget; the LR schedule follows it")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--eval-interval", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out", help="checkpoint directory (default out/NAME)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-record-command", dest="record_command", action="store_false",
+                   help="do not write the command line into the model card")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="val loss of a checkpoint on its own data set's split")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--split", choices=["val", "test"], default="val")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("sample", help="continue a prompt")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--prompt", default="")
+    p.add_argument("--max-new-tokens", type=int, default=200)
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) == "train" and args.steps is None and not args.preset:
+        args.steps = 1000
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # bad input: a clear message, no traceback
+        raise SystemExit(f"error: {err}") from err

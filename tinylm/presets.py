@@ -1,0 +1,45 @@
+"""The recipes of the shipped models: ``python -m tinylm train --preset NAME`` reproduces each.
+
+They use the fast settings found for this 2-core CPU (see bench/ and the README's figures).
+"""
+
+import copy
+
+from .runs import RunConfig
+from .train import TrainConfig
+
+PRESETS: dict[str, RunConfig] = {
+    # a char-level GPT on Tiny Shakespeare, sized like nanoGPT's CPU recipe (0.8 M parameters)
+    "shakespeare-char-gpt": RunConfig(
+        dataset="tiny_shakespeare", tokenizer="char", model="gpt",
+        model_config=dict(block_size=64, n_layer=4, n_head=4, n_embd=128),
+        train=TrainConfig(max_steps=3000, batch_size=16, learning_rate=2e-3, warmup_steps=100,
+                          eval_interval=500),
+    ),
+    # Bengio et al.'s MLP on names, like EurekaLabsAI/mlp: 3 characters of context
+    "names-mlp": RunConfig(
+        dataset="names", tokenizer="char", model="mlp",
+        model_config=dict(block_size=3, n_embd=48, n_hidden=512),
+        train=TrainConfig(max_steps=6000, batch_size=32, seq_len=64, learning_rate=3e-3, warmup_steps=100,
+                          weight_decay=0.1, eval_interval=1000),
+    ),
+    # a tiny GPT that learns "what letter comes next" (TinyGPT's sequence-alpha task)
+    "alphabet-gpt": RunConfig(
+        dataset="alphabet", tokenizer="char", model="gpt",
+        model_config=dict(block_size=16, n_layer=2, n_head=2, n_embd=32),
+        train=TrainConfig(max_steps=600, batch_size=32, learning_rate=3e-3, warmup_steps=30, eval_interval=200),
+    ),
+    # a word-level MLP on everyday Portuguese: the last 4 words predict the next
+    "phrases-pt-mlp": RunConfig(
+        dataset="phrases_pt", tokenizer="split", model="mlp",
+        model_config=dict(block_size=4, n_embd=32, n_hidden=128),
+        train=TrainConfig(max_steps=800, batch_size=32, seq_len=16, learning_rate=3e-3, warmup_steps=30,
+                          eval_interval=200),
+    ),
+}
+
+
+def get_preset(name: str) -> RunConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    return copy.deepcopy(PRESETS[name])  # callers may change it (e.g. a time budget)
