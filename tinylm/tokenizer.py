@@ -318,7 +318,19 @@ class BPETokenizer(Tokenizer):
         return [Span(i, text[s:e], s, e, special=i in specials) for i, (s, e) in zip(enc.ids, enc.offsets)]
 
     def encode(self, text: str, allow_special: bool = True) -> list[int]:
-        return self._encode(text, allow_special).ids
+        if len(text) < 2 * self.chunk_chars:
+            return self._encode(text, allow_special).ids
+        # a long text: encode chunks in parallel (Rust threads), cut where GPT-2's pre-tokenizer
+        # always cuts, so the ids are exactly those of encoding the whole text at once
+        chunks = _chunks_at_safe_cuts(text, self.chunk_chars)
+        self._hf.encode_special_tokens = not allow_special
+        try:
+            encodings = self._hf.encode_batch_fast(chunks, add_special_tokens=False)
+        finally:
+            self._hf.encode_special_tokens = False
+        return [i for enc in encodings for i in enc.ids]
+
+    chunk_chars = 32_768  # texts longer than two chunks are encoded chunk by chunk
 
     def _encode(self, text: str, allow_special: bool):
         self._hf.encode_special_tokens = not allow_special
@@ -335,6 +347,25 @@ class BPETokenizer(Tokenizer):
     def token_to_id(self, token: str) -> int | None:
         ids = self.encode(token)
         return ids[0] if len(ids) == 1 else None
+
+
+# A single newline between two non-space characters ("word\nWord") is always a boundary between
+# pre-tokens of the GPT-2 regex: no pattern matches a newline followed by a non-space, and the
+# whitespace run before the cut is that one newline, matched alone either way.
+_SAFE_CUT = re.compile(r"(?<=\S\n)(?=\S)")
+
+
+def _chunks_at_safe_cuts(text: str, size: int) -> list[str]:
+    """Cut ``text`` into pieces of about ``size`` characters at safe cuts (see above)."""
+    chunks, start = [], 0
+    while len(text) - start > size:
+        cut = _SAFE_CUT.search(text, start + size)
+        if cut is None:
+            break
+        chunks.append(text[start:cut.start()])
+        start = cut.start()
+    chunks.append(text[start:])
+    return chunks
 
 
 @lru_cache(maxsize=1)
