@@ -24,6 +24,7 @@ class MLPConfig:
     n_embd: int = 48  # size of one token's embedding vector
     n_hidden: int = 512  # width of each tanh hidden layer
     n_layer: int = 1  # number of hidden layers (1 or 2)
+    dropout: float = 0.0  # dropout on the embeddings and hidden activations while training
 
 
 class MLP(nn.Module):
@@ -38,6 +39,8 @@ class MLP(nn.Module):
         widths = [config.block_size * config.n_embd] + [config.n_hidden] * config.n_layer
         self.h = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.lm_head = nn.Linear(config.n_hidden, config.vocab_size)
+        # dropout (Srivastava et al. 2014): a small corpus like names is memorised without it
+        self.drop = nn.Dropout(config.dropout)
         # small output weights: the first loss is close to ln(vocab_size) instead of much higher
         with torch.no_grad():
             self.lm_head.weight.mul_(0.1)
@@ -59,9 +62,9 @@ class MLP(nn.Module):
     def hidden(self, idx):
         """The last hidden layer's activations, (B, T, n_hidden): what lm_head reads."""
         B, T = idx.shape
-        x = self.wte(self.contexts(idx)).view(B, T, -1)  # (B, T, block_size * n_embd)
+        x = self.drop(self.wte(self.contexts(idx)).view(B, T, -1))  # (B, T, block_size * n_embd)
         for layer in self.h:
-            x = torch.tanh(layer(x))  # (B, T, n_hidden)
+            x = self.drop(torch.tanh(layer(x)))  # (B, T, n_hidden)
         return x
 
     def forward(self, idx, targets=None):
