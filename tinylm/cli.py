@@ -8,12 +8,15 @@ Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shlex
 import sys
 import time
 
 import torch
+import torch.distributed as dist
 
 from .checkpoint import load_checkpoint
 from .data import load_corpus
@@ -75,11 +78,24 @@ def run_config_from_args(args) -> RunConfig:
 
 
 def cmd_train(args) -> None:
+    """Train and save. Under ``torchrun`` every process trains (DDP) and rank 0 reports and saves."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    distributed = "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    if distributed:
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        _train(args, rank=dist.get_rank() if distributed else 0)
+    finally:
+        if distributed:
+            dist.destroy_process_group()
+
+
+def _train(args, rank: int) -> None:
     config = run_config_from_args(args)
     if args.max_seconds is not None:
         config.train.max_seconds = args.max_seconds
+    config.train.device = args.device
     if args.steps is not None and args.preset:
         config.train.max_steps = args.steps
     out = args.out or f"out/{args.preset or config.dataset + '-' + config.model}"
@@ -87,9 +103,13 @@ def cmd_train(args) -> None:
     drawn = 0.0
     for metrics in train_run(run):
         # redraw at most 5 times a second, and at every evaluation
-        if not args.quiet and (metrics["elapsed"] - drawn >= 0.2 or metrics["val_loss"] is not None):
+        if not args.quiet and rank == 0 and (metrics["elapsed"] - drawn >= 0.2 or metrics["val_loss"] is not None):
             drawn = metrics["elapsed"]
             _progress(metrics["step"], config.train.max_steps, metrics)
+    if args.weights_digest:  # lets a test check that all processes hold the same weights
+        _json_line({"rank": rank, "weights_digest": weights_digest(run.model)})
+    if rank != 0:
+        return
     sys.stderr.write("\n")
     command = "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.record_command else None
     save_run(run, out, command=command, name=args.preset)
@@ -97,6 +117,14 @@ def cmd_train(args) -> None:
     _json_line({"val_loss": round(run.val_loss, 4), "steps": last["step"], "seconds": round(last["elapsed"], 2),
                 "params": run.info()["params"], "tokens_per_s": round(last["tokens_per_s"]), "out": str(out),
                 "torch": torch.__version__, "threads": torch.get_num_threads()})
+
+
+def weights_digest(model) -> str:
+    """sha256 of all parameters, in state_dict order."""
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 # --- eval ----------------------------------------------------------------------------------
@@ -164,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", help="checkpoint directory (default out/NAME)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1 ...")
+    p.add_argument("--weights-digest", action="store_true", help="print a hash of the final weights (per process)")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the model card")
     p.set_defaults(func=cmd_train)

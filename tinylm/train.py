@@ -8,12 +8,15 @@ far. Everything random takes an explicit seed, so two runs with one config give 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (x, y), both (B, T) ids; y = -1 is not a target
 
@@ -34,6 +37,25 @@ class TrainConfig:
     eval_interval: int = 200  # steps between val-loss evaluations during training
     eval_tokens: int | None = 32_768  # val tokens used by those evaluations (None = all); the final one uses all
     seed: int = 1337  # seeds batch sampling (seed the model's init yourself, see seed_everything)
+    device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """The device to train on: a GPU when there is one, else the CPU."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", dist.get_rank() % torch.cuda.device_count() if dist.is_initialized() else 0)
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on GPUs that support it (faster matmuls, no loss scaling); fp32 elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -100,13 +122,16 @@ def evaluate(model, ids: torch.Tensor, max_tokens: int | None = None, batch_size
         x, y = ids[lo:hi], ids[lo + 1:hi + 1].clone()
         y[:overlap] = -1  # context only: scored by the window before
         windows.append((x, y))
+    device = next(model.parameters()).device
     for i in range(0, len(windows), batch_size):
         group = windows[i:i + batch_size]
         # windows of one length go together; the last, shorter one goes alone
         for same in _by_length(group):
-            x = torch.stack([w[0] for w in same])
-            y = torch.stack([w[1] for w in same])
-            logits, _ = model(x)
+            x = torch.stack([w[0] for w in same]).to(device)
+            y = torch.stack([w[1] for w in same]).to(device)
+            with autocast(device):
+                logits, _ = model(x)
+            logits = logits.float()
             loss = torch.nn.functional.cross_entropy(
                 logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-1, reduction="sum")
             total += loss.item()
@@ -142,48 +167,65 @@ def train(
     ``elapsed`` and ``val_loss`` (None except at evaluation steps). The last one also has
     ``done=True`` and the val loss on the whole val split. ``batch_fn(generator)`` replaces the
     random corpus windows (e.g. padded chat conversations).
+
+    Under ``torchrun`` (a process group is initialised) the model is wrapped in
+    DistributedDataParallel: each process draws its own batches (seed + rank) and gradients are
+    averaged, so every process holds the same weights after every step.
     """
     if config.max_steps < 1 and not config.max_seconds:
         raise ValueError("give max_steps >= 1 or a time budget in max_seconds")
-    generator = torch.Generator().manual_seed(config.seed)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    generator = torch.Generator().manual_seed(config.seed + rank)
     seq_len = config.seq_len or default_seq_len(model)
     if batch_fn is None:
         batch_fn = lambda g: get_batch(train_ids, config.batch_size, seq_len, g)  # noqa: E731
+    device = resolve_device(config.device)
+    model.to(device)
+    # DDP averages gradients across processes during backward; the optimizer sees the plain model
+    stepper = DistributedDataParallel(model) if dist.is_initialized() else model
     optimizer = make_optimizer(model, config)
     model.train()
     started = time.perf_counter()
     tokens = 0
     max_steps = config.max_steps if config.max_steps >= 1 else 10**12
-    for step in range(1, max_steps + 1):
-        elapsed = time.perf_counter() - started
-        progress = step / max_steps if config.max_seconds is None else max(step / max_steps, elapsed / config.max_seconds)
-        lr = lr_at(step - 1, progress, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+    elapsed = 0.0  # seconds so far; under DDP the slowest process's, so all follow one schedule
+    try:
+        for step in range(1, max_steps + 1):
+            progress = step / max_steps if config.max_seconds is None else max(step / max_steps, elapsed / config.max_seconds)
+            lr = lr_at(step - 1, progress, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
 
-        x, y = batch_fn(generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+            x, y = (t.to(device, non_blocking=True) for t in batch_fn(generator))
+            with autocast(device):
+                _, loss = stepper(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
 
-        tokens += int((y != -1).sum())
-        elapsed = time.perf_counter() - started
-        out_of_time = config.max_seconds is not None and elapsed >= config.max_seconds
-        last = step == max_steps or out_of_time
-        val_loss = None
-        if last:
-            val_loss = evaluate(model, val_ids)
-            model.train()
-        elif step % config.eval_interval == 0:
-            val_loss = evaluate(model, val_ids, max_tokens=config.eval_tokens)
-            model.train()
-        yield {
-            "step": step, "train_loss": loss.item(), "val_loss": val_loss, "lr": lr, "tokens": tokens,
-            "tokens_per_s": tokens / max(elapsed, 1e-9), "elapsed": elapsed, "done": last,
-        }
-        if last:
-            break
-    model.eval()
+            tokens += int((y != -1).sum())
+            elapsed = time.perf_counter() - started
+            if dist.is_initialized() and config.max_seconds is not None:
+                clock = torch.tensor([elapsed], dtype=torch.float64, device=device if device.type == "cuda" else "cpu")
+                dist.all_reduce(clock, op=dist.ReduceOp.MAX)
+                elapsed = float(clock.item())
+            out_of_time = config.max_seconds is not None and elapsed >= config.max_seconds
+            last = step == max_steps or out_of_time
+            val_loss = None
+            if last:
+                val_loss = evaluate(model, val_ids)
+                model.train()
+            elif step % config.eval_interval == 0:
+                val_loss = evaluate(model, val_ids, max_tokens=config.eval_tokens)
+                model.train()
+            yield {
+                "step": step, "train_loss": loss.item(), "val_loss": val_loss, "lr": lr, "tokens": tokens,
+                "tokens_per_s": tokens / max(elapsed, 1e-9), "elapsed": elapsed, "done": last,
+            }
+            if last:
+                break
+    finally:  # also when the caller stops early: the weights trained so far stay
+        model.eval()
+        model.to("cpu")  # checkpoints, sampling and the app work on the CPU
