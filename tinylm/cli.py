@@ -155,6 +155,8 @@ def cmd_sample(args) -> None:
     sys.stdout.write(args.prompt)
     for token in generate(ckpt.model, ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
                           seed=args.seed, stop_ids=[tok.eot_id]):
+        if token.id == tok.eot_id:
+            break
         sys.stdout.write(tok.decode([token.id]))
         sys.stdout.flush()
     sys.stdout.write("\n")

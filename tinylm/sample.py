@@ -61,9 +61,10 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
     >>> sample_next_token(torch.tensor([0.1, 3.0, 0.2]), temperature=0)
     1
     """
+    filtered = filter_logits(logits, temperature, top_k, top_p)  # also validates the knobs
     if temperature == 0:
         return int(torch.argmax(logits))
-    probs = F.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
+    probs = F.softmax(filtered, dim=-1)
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
@@ -110,7 +111,7 @@ def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.
         raise ValueError("need at least one token of context")
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-    filter_logits(torch.zeros(2), max(temperature, 0), top_k, top_p)  # validate knobs before any work
+    filter_logits(torch.zeros(2), temperature, top_k, top_p)  # validate knobs before any work
     model.eval()
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     ids = list(ids)

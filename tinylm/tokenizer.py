@@ -171,12 +171,16 @@ class _VocabTokenizer(Tokenizer):
         self.itos = list(itos)
         self.stoi = {s: i for i, s in enumerate(self.itos)}
         self.unk_id = self.stoi[UNK]
+        # ordinary text never turns into a special id (a corpus may contain the word "<|pad|>")
+        self.ordinary = {s: i for s, i in self.stoi.items() if i > self.unk_id}
         self._hf = None
 
     @classmethod
     def from_corpus(cls, corpus: str, vocab_size: int | None = None) -> "_VocabTokenizer":
         """The ``vocab_size`` most frequent pieces of ``corpus`` (all of them if None)."""
         counts = Counter(cls.piece_re.findall(corpus))
+        for special in (*SPECIAL_TOKENS, UNK):  # they already have their ids
+            counts.pop(special, None)
         if not counts:
             raise TokenizerError(f"cannot build a {cls.kind} vocabulary from an empty corpus")
         n_fixed = len(SPECIAL_TOKENS) + 1
@@ -198,14 +202,14 @@ class _VocabTokenizer(Tokenizer):
                 out.append(Span(self.stoi[part], part, offset, offset + len(part), special=part != UNK, unknown=part == UNK))
             else:
                 for m in self.piece_re.finditer(part):
-                    i = self.stoi.get(m.group(), self.unk_id)
+                    i = self.ordinary.get(m.group(), self.unk_id)
                     out.append(Span(i, m.group(), offset + m.start(), offset + m.end(), unknown=i == self.unk_id))
             offset += len(part)
         return out
 
     def encode(self, text: str, allow_special: bool = True) -> list[int]:
         if not allow_special or "<|" not in text:  # the fast path: one dict lookup per piece
-            get, unk = self.stoi.get, self.unk_id
+            get, unk = self.ordinary.get, self.unk_id
             return [get(p, unk) for p in self.piece_re.findall(text)]
         return super().encode(text, allow_special)
 

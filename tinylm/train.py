@@ -117,10 +117,10 @@ def evaluate(model, ids: torch.Tensor, max_tokens: int | None = None, batch_size
     stride = model.block_size if gpt else 512
     total, count = 0.0, 0
     windows = []  # (x, y) pairs of equal length except possibly the last
-    for start in range(overlap, len(ids) - 1, stride):
-        lo, hi = start - overlap, min(start + stride, len(ids) - 1)
+    for start in range(0, len(ids) - 1, stride):
+        lo, hi = max(start - overlap, 0), min(start + stride, len(ids) - 1)
         x, y = ids[lo:hi], ids[lo + 1:hi + 1].clone()
-        y[:overlap] = -1  # context only: scored by the window before
+        y[:start - lo] = -1  # context only: scored by the window before
         windows.append((x, y))
     device = next(model.parameters()).device
     for i in range(0, len(windows), batch_size):

@@ -34,7 +34,8 @@ def make_config(kind: str, **overrides):
 
 def build_model(kind: str, **config) -> nn.Module:
     """A freshly initialised model: ``build_model("gpt", vocab_size=65, n_layer=2)``."""
-    return MODELS[kind][0](make_config(kind, **config))
+    config = make_config(kind, **config)  # checks the kind and the fields first
+    return MODELS[kind][0](config)
 
 
 def model_kind(model: nn.Module) -> str:

@@ -1,0 +1,201 @@
+"""Checkpoints: save/load round trips, zips, the loss curve, the model card, and clear errors."""
+
+import json
+import zipfile
+
+import pytest
+import torch
+
+import tinylm.checkpoint as checkpoint
+from tinylm.checkpoint import CheckpointError, load_checkpoint, pack_zip, save_checkpoint, unpack_zip
+from tinylm.models import build_model
+from tinylm.tokenizer import build_tokenizer
+
+TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 10
+TINY = {
+    "bigram": ("split", {}),
+    "mlp": ("bpe", dict(block_size=3, n_embd=8, n_hidden=16)),
+    "gpt": ("char", dict(block_size=8, n_layer=1, n_head=2, n_embd=16)),
+}
+METRICS = [
+    {"step": 1, "train_loss": 3.5, "val_loss": None, "lr": 1e-3, "tokens": 64, "elapsed": 0.01, "done": False},
+    {"step": 2, "train_loss": 3.25, "val_loss": 3.375, "lr": 2e-3, "tokens": 128, "elapsed": 0.02, "done": True},
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (two stall each other when the machine is busy)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_pair(kind: str):
+    """A tokenizer and a freshly initialised model of ``kind`` sized for it (weights not all zero)."""
+    tokenizer_kind, config = TINY[kind]
+    tokenizer = build_tokenizer(tokenizer_kind, TEXT, 300 if tokenizer_kind == "bpe" else None)
+    torch.manual_seed(0)
+    model = build_model(kind, vocab_size=tokenizer.vocab_size, **config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # the bigram starts as all zeros: make it say something
+    return tokenizer, model.eval()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A saved char-level GPT checkpoint directory (each test gets its own to break)."""
+    tokenizer, model = tiny_pair("gpt")
+    return save_checkpoint(tmp_path / "ckpt", model, tokenizer, METRICS, name="tiny", dataset="pasted")
+
+
+def logits(model, tokenizer, text="the cat sat"):
+    with torch.no_grad():
+        return model(torch.tensor([tokenizer.encode(text)[-model.block_size:]]))[0]
+
+
+# --- round trips ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", TINY)
+def test_save_load_gives_identical_logits(kind, tmp_path):
+    tokenizer, model = tiny_pair(kind)
+    save_checkpoint(tmp_path, model, tokenizer, name="tiny")
+    loaded = load_checkpoint(tmp_path)
+    assert type(loaded.model) is type(model) and not loaded.model.training
+    assert loaded.model.config == model.config
+    assert loaded.tokenizer.kind == tokenizer.kind and loaded.tokenizer.encode(TEXT) == tokenizer.encode(TEXT)
+    assert torch.equal(logits(loaded.model, loaded.tokenizer), logits(model, tokenizer))
+    assert loaded.info["model"] == kind and loaded.info["params"] == sum(p.numel() for p in model.parameters())
+    assert loaded.name == "tiny"
+
+
+def test_gpt_head_stays_tied_after_loading(saved):
+    model = load_checkpoint(saved).model
+    assert model.lm_head.weight is model.transformer.wte.weight
+    with torch.no_grad():
+        model.transformer.wte.weight[0, 0] += 1.0  # an edit of the embedding is an edit of the head
+    assert model.lm_head.weight[0, 0] == model.transformer.wte.weight[0, 0]
+
+
+def test_zip_round_trip(saved, tmp_path):
+    zip_path = pack_zip(saved, tmp_path / "tiny.zip")
+    with zipfile.ZipFile(zip_path) as zf:
+        assert sorted(zf.namelist()) == sorted(p.name for p in saved.iterdir())  # flat
+    unpacked = unpack_zip(zip_path, tmp_path / "unpacked")
+    for path in saved.iterdir():
+        assert (unpacked / path.name).read_bytes() == path.read_bytes()
+    original, from_zip = load_checkpoint(saved), load_checkpoint(zip_path)
+    assert torch.equal(logits(from_zip.model, from_zip.tokenizer), logits(original.model, original.tokenizer))
+
+
+def test_metrics_csv_round_trip(saved):
+    rows = load_checkpoint(saved).metrics
+    fields = ("step", "train_loss", "val_loss", "lr", "tokens", "elapsed")
+    assert rows == [{k: m[k] for k in fields} for m in METRICS]  # None stays None, numbers come back
+    assert (saved / "metrics.csv").read_text().splitlines()[0] == ",".join(fields)
+
+
+def test_no_metrics_is_an_empty_curve(tmp_path):
+    tokenizer, model = tiny_pair("bigram")
+    assert load_checkpoint(save_checkpoint(tmp_path, model, tokenizer)).metrics == []
+
+
+def test_model_card_says_what_it_is(tmp_path):
+    tokenizer, model = tiny_pair("gpt")
+    save_checkpoint(tmp_path, model, tokenizer, name="alphabet-gpt", dataset="alphabet", val_loss=1.25,
+                    command="python -m tinylm train --preset alphabet-gpt")
+    card = (tmp_path / "README.md").read_text()
+    params = sum(p.numel() for p in model.parameters())
+    assert card.startswith("# alphabet-gpt\n")
+    assert f"`gpt` language model ({params:,} parameters) with a `char` tokenizer" in card
+    assert "| data set | alphabet |" in card and "| val loss | 1.25 |" in card
+    assert "python -m tinylm train --preset alphabet-gpt" in card
+    assert '"n_layer": 1' in card
+
+
+def test_the_directory_is_what_the_docs_promise(saved):
+    assert {p.name for p in saved.iterdir()} == {"model.safetensors", "config.json", "tokenizer.json",
+                                                 "tokenizer_config.json", "metrics.csv", "README.md"}
+    config = json.loads((saved / "config.json").read_text())
+    assert (config["format"], config["model"], config["tokenizer"]) == ("tinylm-checkpoint", "gpt", "char")
+    assert config["model_config"]["n_embd"] == 16 and config["dataset"] == "pasted"
+
+
+# --- corrupt checkpoints --------------------------------------------------------------------
+
+
+def edit_config(path, change):
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+
+
+def truncate(path, keep):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+CORRUPTIONS = {
+    "truncated weights": (lambda d: truncate(d / "model.safetensors", -200), "could not load the weights"),
+    "weights cut in the header": (lambda d: truncate(d / "model.safetensors", 20), "could not load the weights"),
+    "garbage config": (lambda d: (d / "config.json").write_text("{model: gpt,"), "config.json is not valid JSON"),
+    "binary config": (lambda d: (d / "config.json").write_bytes(b"\xff\xfe\x00"), "config.json is not valid JSON"),
+    "foreign config": (lambda d: (d / "config.json").write_text("[1, 2, 3]"), "not a tinylm checkpoint config"),
+    "missing tokenizer": (lambda d: (d / "tokenizer.json").unlink(), "tokenizer.json is missing"),
+    "missing weights": (lambda d: (d / "model.safetensors").unlink(), "model.safetensors is missing"),
+    "garbage tokenizer": (lambda d: (d / "tokenizer.json").write_text("nope"), "not a valid tokenizer file"),
+    "vocab mismatch": (lambda d: edit_config(d / "config.json", lambda c: c["model_config"].update(vocab_size=99)),
+                       "mismatched checkpoint: the model has 99 token ids, the tokenizer"),
+    "extra layer": (lambda d: edit_config(d / "config.json", lambda c: c["model_config"].update(n_layer=2)),
+                    "weights do not match the config: missing"),
+    "wrong width": (lambda d: edit_config(d / "config.json", lambda c: c["model_config"].update(n_embd=32)),
+                    "could not load the weights"),
+    "unknown field": (lambda d: edit_config(d / "config.json", lambda c: c["model_config"].update(colour=1)),
+                      "GPTConfig has no field 'colour'"),
+    "unknown model": (lambda d: edit_config(d / "config.json", lambda c: c.update(model="rnn")),
+                      "describes no model this version can build.*'rnn'"),
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_corrupt_checkpoint_fails_clearly(saved, corruption):
+    corrupt, message = CORRUPTIONS[corruption]
+    corrupt(saved)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(saved)
+
+
+def test_missing_directory_fails_clearly(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint directory"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_a_zip_that_is_not_a_zip_fails_clearly(tmp_path):
+    fake = tmp_path / "model.zip"
+    fake.write_bytes(b"PK this is not really a zip file")
+    with pytest.raises(CheckpointError, match="not a readable zip file"):
+        load_checkpoint(fake)
+    with pytest.raises(CheckpointError, match="not a readable zip file"):
+        unpack_zip(fake, tmp_path / "out")
+
+
+def test_unpack_zip_stays_in_its_directory(tmp_path):
+    zip_path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr("../../escaped.txt", "x")
+        zf.writestr("nested/dir/config.json", "{}")
+    out = unpack_zip(zip_path, tmp_path / "a" / "b")
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "escaped.txt"]
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_unpack_zip_refuses_a_zip_bomb(tmp_path, monkeypatch):
+    zip_path = tmp_path / "big.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.safetensors", b"\0" * 10_000)  # compresses to almost nothing
+    monkeypatch.setattr(checkpoint, "MAX_ZIP_BYTES", 5_000)
+    with pytest.raises(CheckpointError, match="unpacks to more than"):
+        unpack_zip(zip_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
