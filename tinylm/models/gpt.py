@@ -77,7 +77,6 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)  # heads -> residual
         self.resid_dropout = nn.Dropout(config.dropout)
         self.fast = True  # F.scaled_dot_product_attention; False = reference_attention
-        self.last_att = None  # set by attention_maps(): (B, nh, T, T) probabilities
 
     def forward(self, x, cache: KVCache | None = None):
         B, T, C = x.shape
@@ -86,7 +85,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if cache is not None:
             k, v = cache.append(self.layer, k, v)  # (B, nh, T_past + T, hs)
-        if self.fast and self.last_att is None:
+        if self.fast:
             # is_causal assumes square masks, so a single query (sampling) runs unmasked: it may see everything
             causal = q.size(-2) == k.size(-2)
             if not causal and q.size(-2) > 1:
