@@ -16,12 +16,13 @@ PRESETS: dict[str, RunConfig] = {
         train=TrainConfig(max_steps=3000, batch_size=16, learning_rate=2e-3, warmup_steps=100,
                           eval_interval=500),
     ),
-    # Bengio et al.'s MLP on names, like EurekaLabsAI/mlp: 3 characters of context
+    # Bengio et al.'s MLP on names, like EurekaLabsAI/mlp but with 5 characters of context and
+    # dropout: with 3 characters and no dropout it stops at val 2.059 (EurekaLabsAI's figure)
     "names-mlp": RunConfig(
         dataset="names", tokenizer="char", model="mlp",
-        model_config=dict(block_size=3, n_embd=48, n_hidden=512),
-        train=TrainConfig(max_steps=6000, batch_size=32, seq_len=64, learning_rate=3e-3, warmup_steps=100,
-                          weight_decay=0.1, eval_interval=1000),
+        model_config=dict(block_size=5, n_embd=48, n_hidden=512, dropout=0.2),
+        train=TrainConfig(max_steps=12000, batch_size=32, seq_len=64, learning_rate=3e-3, warmup_steps=100,
+                          weight_decay=0.1, eval_interval=2000),
     ),
     # a tiny GPT that learns "what letter comes next" (TinyGPT's sequence-alpha task)
     "alphabet-gpt": RunConfig(
@@ -29,12 +30,14 @@ PRESETS: dict[str, RunConfig] = {
         model_config=dict(block_size=16, n_layer=2, n_head=2, n_embd=32),
         train=TrainConfig(max_steps=600, batch_size=32, learning_rate=3e-3, warmup_steps=30, eval_interval=200),
     ),
-    # a word-level MLP on everyday Portuguese: the last 4 words predict the next
+    # a word-level MLP on everyday Portuguese: the last 4 words predict the next. 76 training
+    # sentences are memorised in no time; small, heavily regularised and short keeps it honest
+    # on the unseen val sentences (val loss below ln(vocab_size) = 5.23)
     "phrases-pt-mlp": RunConfig(
         dataset="phrases_pt", tokenizer="split", model="mlp",
-        model_config=dict(block_size=4, n_embd=32, n_hidden=128),
-        train=TrainConfig(max_steps=800, batch_size=32, seq_len=16, learning_rate=3e-3, warmup_steps=30,
-                          eval_interval=200),
+        model_config=dict(block_size=4, n_embd=16, n_hidden=64, dropout=0.5),
+        train=TrainConfig(max_steps=400, batch_size=32, seq_len=16, learning_rate=3e-3, warmup_steps=30,
+                          weight_decay=1.0, eval_interval=100),
     ),
 }
 
