@@ -239,3 +239,17 @@ def test_next_token_probs_reads_the_last_block(gpt):
     long = [i % VOCAB for i in range(3 * BLOCK)]
     torch.testing.assert_close(next_token_probs(gpt, long), next_token_probs(gpt, long[-BLOCK:]))
     assert math.isclose(next_token_probs(gpt, [1]).sum().item(), 1.0, abs_tol=1e-5)
+
+
+@pytest.mark.parametrize("text", ["eu gosto de comer pão", "Olá 😀 你好 mundo 👨‍👩‍👧 e 🇧🇷"])
+def test_text_stream_pieces_concatenate_to_the_decoded_text(text):
+    from tinylm.sample import TextStream
+    from tinylm.tokenizer import SplitTokenizer, gpt2_tokenizer
+
+    for tok in (SplitTokenizer.from_corpus(text), gpt2_tokenizer()):
+        ids = tok.encode(text)
+        for n_prompt in (0, 1, 2):
+            stream = TextStream(tok, ids[:n_prompt])
+            pieces = [stream.push(i) for i in ids[n_prompt:]]
+            assert tok.decode(ids[:n_prompt]) + "".join(pieces) == tok.decode(ids)
+            assert all("\ufffd" not in p for p in pieces)  # never half a character

@@ -22,7 +22,7 @@ from .checkpoint import load_checkpoint
 from .data import load_corpus
 from .presets import PRESETS, get_preset
 from .runs import RunConfig, prepare_run, save_run, train_run
-from .sample import generate, prompt_ids
+from .sample import TextStream, generate, prompt_ids
 from .tokenizer import KINDS, build_tokenizer
 from .train import TrainConfig, evaluate
 
@@ -153,11 +153,12 @@ def cmd_sample(args) -> None:
     tok = ckpt.tokenizer
     ids = prompt_ids(tok, args.prompt)
     sys.stdout.write(args.prompt)
+    stream = TextStream(tok, ids if args.prompt else [])
     for token in generate(ckpt.model, ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
                           seed=args.seed, stop_ids=[tok.eot_id]):
         if token.id == tok.eot_id:
             break
-        sys.stdout.write(tok.decode([token.id]))
+        sys.stdout.write(stream.push(token.id))
         sys.stdout.flush()
     sys.stdout.write("\n")
 

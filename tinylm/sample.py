@@ -68,6 +68,38 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
+class TextStream:
+    """Turn ids arriving one by one into text pieces that concatenate to ``decode(all ids)``.
+
+    Decoding each id alone is wrong twice over: word tokens need the space the tokenizer puts
+    between them, and a byte-level token may hold half of a character (an emoji is 2-4 tokens).
+    So each new id is decoded together with the id before it, and a piece ending in half a
+    character is held back until the rest arrives.
+
+    >>> from tinylm.tokenizer import SplitTokenizer
+    >>> tok = SplitTokenizer.from_corpus("eu gosto de comer pão")
+    >>> stream = TextStream(tok, tok.encode("eu gosto"))
+    >>> [stream.push(i) for i in tok.encode("de comer")]
+    [' de', ' comer']
+    """
+
+    def __init__(self, tokenizer, prompt_ids: list[int]):
+        self.tokenizer = tokenizer
+        self.ids = list(prompt_ids)
+        self.start = max(len(self.ids) - 1, 0)  # the window decoded: ids[start:]
+        self.emitted = len(tokenizer.decode(self.ids[self.start:]))  # characters of it already out
+
+    def push(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        text = self.tokenizer.decode(self.ids[self.start:])
+        if text.endswith("\ufffd"):  # half a character: wait for the rest
+            return ""
+        piece = text[self.emitted:]
+        self.start = len(self.ids) - 1  # keep one id of context for the next piece
+        self.emitted = len(self.tokenizer.decode(self.ids[self.start:]))
+        return piece
+
+
 def prompt_ids(tokenizer, text: str, allow_unknown: bool = False) -> list[int]:
     """Encode a prompt; an empty one starts at a line break (or end of text if there is none).
 
