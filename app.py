@@ -1,0 +1,45 @@
+"""tinylm, the app: see and touch how a language model works (a Hugging Face Space).
+
+This file only composes the tabs in ``spaces/``. It creates one per-session model state and hands
+it to every tab, so the model you train in Train is the one Predict reads. Nothing heavy loads at
+import: GPT-2's vocabulary, datasets and models load on first use.
+
+Run it with ``python app.py`` and open http://127.0.0.1:7860 (GRADIO_SERVER_NAME and
+GRADIO_SERVER_PORT are honoured; on a Space it listens on 0.0.0.0).
+"""
+
+import os
+
+if os.environ.get("SPACE_ID"):  # on a Space, requests reach the app from outside its container
+    os.environ.setdefault("GRADIO_SERVER_NAME", "0.0.0.0")  # set before Gradio reads it at import
+
+import gradio as gr
+
+from spaces import predict_tab, tokenizers_tab, train_tab, weights_tab
+from spaces.session import launch, model_state
+
+INTRO = """# tinylm
+A small language model you can see and touch, one step at a time. Every model here is tiny and
+trains on a CPU in seconds to minutes, so you can watch each idea work.
+
+- **Tokenizers**: how text becomes the ids a model reads; four tokenizers side by side.
+- **Train**: pick a dataset and a model (bigram, MLP or GPT) and watch the loss fall as it learns.
+- **Predict**: give the model a context and see the probability of every next token, then generate.
+- **Weights**: edit the model's real weights by hand, draw connections, write sequences into its
+  memory without training, and watch the next-token distribution move.
+"""
+
+with gr.Blocks(title="tinylm") as demo:
+    gr.Markdown(INTRO)
+    state = model_state()  # one per browser session: the model Train makes and Predict uses
+    with gr.Tab("Tokenizers"):
+        tokenizers_tab.build(state)
+    with gr.Tab("Train"):
+        train_tab.build(state)
+    with gr.Tab("Predict"):
+        predict_tab.build(state)
+    with gr.Tab("Weights"):
+        weights_tab.build(state)
+
+if __name__ == "__main__":
+    launch(demo)
