@@ -1,0 +1,318 @@
+"""What the app asks of a model: next-token candidates, streamed continuations, checkpoints in and
+out, numbers typed by a person, and training that reports a few times a second and can be stopped."""
+
+import itertools
+import math
+import zipfile
+
+import pytest
+import torch
+
+from tinylm.checkpoint import CheckpointError
+from tinylm.data import corpus_from_text
+from tinylm.models import build_model
+from tinylm.plots import candidates_frame, loss_frame
+from tinylm.predict import (
+    TrainingSlots,
+    app_corpus,
+    app_run_config,
+    check_run_limits,
+    checkpoint_zip,
+    chunk_by_time,
+    context_tokens,
+    continue_text,
+    describe_checkpoint,
+    eta_seconds,
+    live_training,
+    load_checkpoint_zip,
+    model_sizes,
+    parse_number,
+    top_next_tokens,
+    training_summary,
+)
+from tinylm.pretrained import load_pretrained
+from tinylm.runs import prepare_run
+from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids
+from tinylm.tokenizer import build_tokenizer
+
+TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (two stall each other when the machine is busy)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def alphabet():
+    return load_pretrained("alphabet-gpt")
+
+
+@pytest.fixture(scope="module")
+def phrases():
+    return load_pretrained("phrases-pt-mlp")
+
+
+def tiny_run(steps=6, seconds=None, model="gpt", tokenizer="char"):
+    corpus = corpus_from_text(TEXT)
+    sizes = model_sizes(model, block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2)
+    return prepare_run(app_run_config(corpus, tokenizer, None, model, sizes, steps, seconds, batch_size=4), corpus)
+
+
+# --- the next token ----------------------------------------------------------------------------
+
+
+def test_top_next_tokens_are_the_model_distribution_sorted(alphabet):
+    top = top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", k=5)
+    probs = next_token_probs(alphabet.model, prompt_ids(alphabet.tokenizer, "KLM"))
+    assert [t.prob for t in top] == sorted((t.prob for t in top), reverse=True)
+    assert top[0].token == "N" and top[0].id == alphabet.tokenizer.encode("N")[0]
+    assert all(math.isclose(t.prob, float(probs[t.id]), rel_tol=1e-6) for t in top)
+    everything = top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", k=10_000)
+    assert len(everything) == alphabet.tokenizer.vocab_size  # k is capped at the vocabulary
+    assert math.isclose(sum(t.prob for t in everything), 1.0, rel_tol=1e-4)
+
+
+def test_a_word_model_reads_only_its_last_words(phrases):
+    assert context_tokens(phrases.model, phrases.tokenizer, "o trem eu gosto de beber") == ["eu", "gosto", "de", "beber"]
+    far = top_next_tokens(phrases.model, phrases.tokenizer, "o trem sai eu gosto de beber", k=3)
+    near = top_next_tokens(phrases.model, phrases.tokenizer, "eu gosto de beber", k=3)
+    assert far == near  # words before the last four make no difference to an MLP with block_size 4
+
+
+def test_unknown_tokens_are_named_and_an_empty_prompt_works(alphabet, phrases):
+    with pytest.raises(UnknownTokenError, match="'a', 'b'"):
+        top_next_tokens(alphabet.model, alphabet.tokenizer, "ab", k=3)
+    with pytest.raises(UnknownTokenError, match="xyzzy"):
+        list(continue_text(phrases.model, phrases.tokenizer, "eu gosto de xyzzy", 3))
+    for ckpt in (alphabet, phrases):
+        assert len(top_next_tokens(ckpt.model, ckpt.tokenizer, "", k=3)) == 3
+        assert len(list(continue_text(ckpt.model, ckpt.tokenizer, "", 4, seed=0, stop_at_end=False))) == 4
+    assert context_tokens(alphabet.model, alphabet.tokenizer, "") == ["\n"]  # starts at a line break
+
+
+def test_continue_text_pieces_add_up_to_the_decoded_text(alphabet, phrases):
+    greedy = list(continue_text(alphabet.model, alphabet.tokenizer, "ABC", 4, temperature=0))
+    assert "".join(t.token for t in greedy) == "DEFG"
+    assert all(0 < t.prob <= 1 for t in greedy)
+    words = list(continue_text(phrases.model, phrases.tokenizer, "eu gosto", 5, seed=3))
+    assert all(t.token.startswith(" ") for t in words)  # a split model's words come with their space
+    assert "".join(t.token for t in words) == " " + phrases.tokenizer.decode([t.id for t in words])
+    first = list(continue_text(phrases.model, phrases.tokenizer, "", 2, seed=3))
+    assert not first[0].token.startswith(" ")  # nothing before the first word of an empty prompt
+
+
+def test_continue_text_is_repeatable_with_a_seed_and_checks_its_knobs(alphabet):
+    run = lambda seed: [t.id for t in continue_text(alphabet.model, alphabet.tokenizer, "", 30, seed=seed)]  # noqa: E731
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+    assert list(continue_text(alphabet.model, alphabet.tokenizer, "A", 0)) == []
+    with pytest.raises(ValueError, match="temperature"):
+        list(continue_text(alphabet.model, alphabet.tokenizer, "A", 3, temperature=-1))
+    with pytest.raises(ValueError, match="top_p"):
+        list(continue_text(alphabet.model, alphabet.tokenizer, "A", 3, top_p=1.5))
+
+
+def test_a_character_split_across_byte_tokens_appears_whole():
+    """Byte-level BPE spells an unseen 'é' as two byte tokens; the first shows as '', the second as 'é'."""
+    tokenizer = build_tokenizer("bpe", "plain ascii text only " * 20, 300)
+    first, second = tokenizer.encode("é")  # 0xC3, 0xA9
+    start = tokenizer.encode("x")[0]
+    model = build_model("bigram", vocab_size=tokenizer.vocab_size)
+    with torch.no_grad():  # a bigram table that can only write x -> 0xC3 -> 0xA9
+        model.logits[start, first] = 20.0
+        model.logits[first, second] = 20.0
+    pieces = [t.token for t in continue_text(model, tokenizer, "x", 2, temperature=0)]
+    assert pieces == ["", "é"]
+
+
+def test_chunk_by_time_sends_the_first_item_at_once_then_groups():
+    ticks = itertools.count(0, 0.04)  # each item arrives 40 ms after the last
+    chunks = list(chunk_by_time(range(10), seconds=0.1, clock=lambda: next(ticks)))
+    assert chunks[0] == [0]
+    assert sum(chunks, []) == list(range(10))
+    assert all(len(c) <= 3 for c in chunks)
+    assert list(chunk_by_time([], 1.0)) == []
+
+
+# --- checkpoints in and out -----------------------------------------------------------------------
+
+
+def test_a_checkpoint_survives_the_zip_round_trip(alphabet, tmp_path):
+    path = checkpoint_zip(alphabet, tmp_path)  # a loaded checkpoint: its info repeats model, tokenizer...
+    assert path.name == "alphabet-gpt.zip"
+    again = load_checkpoint_zip(path)
+    assert describe_checkpoint(again) == describe_checkpoint(alphabet)
+    assert top_next_tokens(again.model, again.tokenizer, "KLM", 3) == top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", 3)
+
+
+def test_a_bad_upload_gets_a_clear_checkpoint_error(alphabet, tmp_path):
+    not_zip = tmp_path / "model.zip"
+    not_zip.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(CheckpointError, match="not a zip file"):
+        load_checkpoint_zip(not_zip)
+    good = checkpoint_zip(alphabet, tmp_path / "good")
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(broken, "w") as dst:
+        for name in src.namelist():
+            if name != "model.safetensors":
+                dst.writestr(name, src.read(name))
+    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
+        load_checkpoint_zip(broken)
+
+
+# --- typed fields, corpora, limits --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, kwargs, message", [
+    ("lots", {}, "steps must be a number, got 'lots'"),
+    ("2.5", {}, "whole number"),
+    ("nan", {}, "finite"),
+    (None, {}, "must be a number"),
+    ("0", dict(minimum=1, maximum=10), "between 1 and 10"),
+])
+def test_parse_number_names_the_field(value, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        parse_number(value, "steps", **kwargs)
+
+
+def test_parse_number_accepts_what_a_form_sends():
+    assert parse_number("32", "batch") == 32 and parse_number(32.0, "batch") == 32
+    assert parse_number("3e-3", "lr", 0, 1, integer=False) == 0.003
+
+
+def test_app_corpus_refuses_empty_huge_and_binary_text(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        app_corpus("paste", text="   \n")
+    with pytest.raises(ValueError, match="over the limit of 2,000,000"):
+        app_corpus("paste", text="x" * 10_000_000, max_chars=2_000_000)
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(ValueError, match="UTF-8|binary"):
+        app_corpus("upload", upload=str(binary), max_chars=2_000_000)
+    big = tmp_path / "big.txt"
+    big.write_text("y" * 100_000)
+    with pytest.raises(ValueError, match="over the limit"):
+        app_corpus("upload", upload=str(big), max_chars=1000)
+    with pytest.raises(ValueError, match="upload a .txt file first"):
+        app_corpus("upload")
+    assert app_corpus("paste", text=TEXT).name == "pasted"
+    assert app_corpus("dataset", "alphabet").name == "alphabet"
+
+
+def test_model_sizes_keep_what_each_model_has():
+    assert model_sizes("bigram", 8, 16, 32, 2, 2) == {}
+    assert model_sizes("gpt", 8, 16, 32, 2, 2) == dict(block_size=8, n_embd=16, n_layer=2, n_head=2)
+    with pytest.raises(ValueError, match="multiple of n_head"):
+        model_sizes("gpt", 8, 30, 32, 2, 4)
+    with pytest.raises(ValueError, match="unknown model"):
+        model_sizes("rnn", 8, 16, 32, 2, 2)
+
+
+def test_run_limits_refuse_a_model_too_big_for_a_shared_cpu():
+    run = tiny_run()
+    check_run_limits(run, max_params=10**6, max_logits=10**6)
+    with pytest.raises(ValueError, match="parameters, over the limit"):
+        check_run_limits(run, max_params=100, max_logits=10**6)
+    with pytest.raises(ValueError, match="logits"):
+        check_run_limits(run, max_params=10**6, max_logits=100)
+
+
+def test_eta_follows_the_pace_or_the_clock():
+    assert eta_seconds(25, 100, 10.0) == 30.0
+    assert eta_seconds(0, 100, 0.0) is None
+    assert eta_seconds(10, None, 50.0, max_seconds=30) == 0.0  # never negative
+
+
+# --- training that reports a few times a second -------------------------------------------------
+
+
+def test_live_training_holds_the_live_model_from_the_first_update():
+    run = tiny_run(steps=6)
+    updates = list(live_training(run, update_every=0, sample_every=0, sample_tokens=5, val_every=0, max_share=math.inf))
+    first, last = updates[0], updates[-1]
+    assert first.metrics == {} and first.checkpoint.model is run.model  # before any step
+    assert all(u.checkpoint is first.checkpoint for u in updates)  # one object, kept current
+    assert [u.metrics["step"] for u in updates[1:]] == [1, 2, 3, 4, 5, 6]
+    assert last.done and last.eta == 0.0 and last.sample is not None
+    assert first.checkpoint.info["steps"] == 6 and first.checkpoint.metrics == run.metrics
+    assert all(u.metrics["val_loss"] is not None for u in updates[1:])  # val_every=0: every step
+    assert not run.model.training
+
+
+def test_live_training_updates_are_throttled_by_the_clock():
+    run = tiny_run(steps=40)
+    ticks = itertools.count(0, 0.01)  # 10 ms per clock read
+    updates = list(live_training(run, update_every=3600, sample_every=3600, val_every=3600, clock=lambda: next(ticks)))
+    assert len(updates) == 2  # the one before training and the last
+    assert updates[-1].done and updates[-1].sample is not None
+    history = updates[-1].history
+    assert [m["val_loss"] is not None for m in history] == [False] * 39 + [True]  # only the final, full one
+
+
+def test_checks_that_cost_too_much_of_the_time_come_less_often():
+    def val_checks(max_share):
+        ticks = itertools.count(0, 0.01)  # every clock read is 10 ms later: an evaluation "costs" 10 ms
+        updates = list(live_training(tiny_run(steps=30), update_every=0, sample_every=3600, val_every=0.01,
+                                     max_share=max_share, clock=lambda: next(ticks)))
+        return sum(m["val_loss"] is not None for m in updates[-1].history[:-1])
+
+    assert val_checks(math.inf) == 29  # free checks: one every step
+    assert 1 <= val_checks(0.05) <= 4  # 10 ms each may use 5% of the time: one per 200 ms at most
+
+
+def test_closing_live_training_keeps_what_was_learned():
+    run = tiny_run(steps=1000)
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    updates = live_training(run, update_every=0, sample_every=3600, val_every=3600)
+    ckpt = next(updates).checkpoint
+    for _ in range(3):
+        next(updates)
+    updates.close()  # what Gradio does when the Stop button cancels the event
+    assert ckpt.info["steps"] == 3 and len(ckpt.metrics) == 3
+    assert any(not torch.equal(before[k], v) for k, v in ckpt.model.state_dict().items())
+    assert not ckpt.model.training  # closing the trainer put the model in eval mode
+
+
+def test_a_time_budget_ends_the_run():
+    run = tiny_run(steps=None, seconds=0.3)
+    last = list(live_training(run, update_every=0.05))[-1]
+    summary = training_summary(last)
+    assert last.done and summary["stopped_by"] == "time" and summary["seconds"] >= 0.3
+    assert summary["steps"] == last.metrics["step"] and summary["val_loss"] is not None
+
+
+def test_training_slots_refuse_then_free_and_expire():
+    now = [0.0]
+    slots = TrainingSlots(2, max_hold_seconds=10, clock=lambda: now[0])
+    a, b = slots.try_acquire(), slots.try_acquire()
+    assert a is not None and b is not None and slots.try_acquire() is None
+    slots.release(a)
+    assert slots.in_use == 1 and slots.try_acquire() is not None
+    now[0] = 11.0  # both holders forgot to give their tickets back
+    assert slots.in_use == 0 and slots.try_acquire() is not None
+
+
+# --- chart tables ------------------------------------------------------------------------------------
+
+
+def test_loss_frame_bins_the_train_curve_and_keeps_val_points():
+    history = [{"step": s, "train_loss": float(s), "val_loss": 0.5 if s % 100 == 0 else None} for s in range(1, 1001)]
+    frame = loss_frame(history, max_points=100)
+    train, val = frame[frame.curve == "train"], frame[frame.curve == "val"]
+    assert len(train) == 100 and train.step.iloc[-1] == 1000 and train.loss.iloc[0] == 5.5  # mean of 1..10
+    assert val.step.tolist() == list(range(100, 1001, 100))
+    empty = loss_frame([])
+    assert list(empty.columns) == ["step", "loss", "curve"] and str(empty.step.dtype) == "int64"
+    early = loss_frame(history[:5])  # no val check yet: the val curve is there, with nothing to draw
+    assert early.curve.tolist() == ["train"] * 5 + ["val"] and math.isnan(early.loss.iloc[-1])
+
+
+def test_candidates_frame_shows_whitespace_and_keeps_labels_unique():
+    frame = candidates_frame([(" the", 5, 0.5), ("\n", 1, 0.3), ("", 2, 0.1), ("·the", 9, 0.1)])
+    assert frame.token.tolist() == ["·the #5", "↵", "∅", "·the #9"]
+    assert frame.prob.tolist() == [0.5, 0.3, 0.1, 0.1]
