@@ -1,0 +1,107 @@
+"""The Weights tab in headless Chromium: type a weight into the table and watch the bars move,
+then draw a connection by clicking two circles of the network picture.
+
+Serves the tab alone (``weights_tab.build()``), so it runs whether or not app.py composes it yet.
+Needs Debian's Chromium and pip's playwright (never ``playwright install``); skips without them.
+Screenshots go to /tmp/screens/ for a human to look at.
+"""
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Cannot display Styler")]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENS = Path("/tmp/screens")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if executable is None:
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium to run the browser test")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright to run the browser test")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    from spaces import weights_tab
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread answers faster on a busy 2-core machine
+    demo = weights_tab.build()
+    port = free_port()
+    demo.queue().launch(prevent_thread_lock=True, server_port=port, quiet=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.wait_for_selector("#weights-bars .row")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    yield page
+    page.close()
+    demo.close()
+    torch.set_num_threads(threads)
+
+
+def first_bar(page) -> str:
+    return page.locator("#weights-bars .row").first.inner_text()
+
+
+def test_typing_a_weight_moves_the_bars(page):
+    # a bigram counted from the alphabet data: after "M" comes "N"
+    page.get_by_label("Edit another model").click()
+    page.get_by_role("option", name="bigram counted from alphabet").click()
+    page.get_by_text("Editing: alphabet-bigram-counts").wait_for()
+    assert first_bar(page).startswith("N")
+    # the current token's row comes first; column 2 is "A" (column 1 is the line break)
+    assert page.locator('#weights-table [data-testid="cell-0-0"]').inner_text().strip() == "M"
+    cell = page.locator('#weights-table [data-testid="cell-0-2"]')
+    cell.dblclick()
+    editor = page.locator("#weights-table textarea").first
+    editor.fill("25")
+    editor.press("Enter")
+    page.wait_for_function("() => document.querySelector('#weights-status').innerText.includes('moved most')")
+    assert "logits[M, A] = 25" in page.locator("#weights-status").inner_text()
+    bar = first_bar(page)
+    assert bar.startswith("A") and "→ 100.0%" in bar  # before → after, on the bar of "A"
+    page.screenshot(path=str(SCREENS / "weights.png"), full_page=True)
+
+
+def test_a_bad_value_is_refused_with_a_message(page):
+    cell = page.locator('#weights-table [data-testid="cell-0-3"]')
+    before = cell.inner_text()
+    cell.dblclick()
+    editor = page.locator("#weights-table textarea").first
+    editor.fill("lots")
+    editor.press("Enter")
+    page.get_by_text("must be a number, got 'lots'").first.wait_for()
+    # the table shows the weight as it is again (a selected cell also shows its menu button)
+    page.wait_for_function(f"() => document.querySelector('#weights-table [data-testid=\"cell-0-3\"]')"
+                           f".innerText.trim().split('\\n')[0] === {before.strip()!r}")
+
+
+def test_clicking_two_circles_draws_a_connection(page):
+    picture = page.locator("#weights-picture")
+    picture.locator("g.node[data-side='in'] circle").last.click()
+    target = picture.locator("g.node[data-side='out']").nth(2)
+    label = target.get_attribute("data-label")
+    target.locator("circle").click(modifiers=["Control"])  # ctrl+click, as in the seed (a plain click works too)
+    page.wait_for_function("() => document.querySelector('#weights-status').innerText.includes('connect')")
+    assert f"connect M → {label} at 5" in page.locator("#weights-status").inner_text()
+    page.locator("#weights-picture").screenshot(path=str(SCREENS / "weights-picture.png"))
