@@ -199,3 +199,33 @@ def test_unpack_zip_refuses_a_zip_bomb(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="unpacks to more than"):
         unpack_zip(zip_path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_loaded_checkpoint_saves_again_with_its_own_info(tmp_path):
+    from tinylm.checkpoint import load_checkpoint, save_checkpoint
+    from tinylm.models import build_model
+    from tinylm.tokenizer import CharTokenizer
+
+    tok = CharTokenizer.from_corpus("abcabc")
+    model = build_model("mlp", vocab_size=tok.vocab_size, block_size=2, n_embd=4, n_hidden=8)
+    save_checkpoint(tmp_path / "a", model, tok, [], name="first", dataset="pasted")
+    ckpt = load_checkpoint(tmp_path / "a")
+    save_checkpoint(tmp_path / "b", ckpt.model, ckpt.tokenizer, ckpt.metrics, **ckpt.info)  # info repeats model/tokenizer
+    assert load_checkpoint(tmp_path / "b").info["name"] == "first"
+
+
+def test_loading_a_zip_leaves_no_unpacked_files_behind(tmp_path, monkeypatch):
+    import tempfile
+
+    from tinylm.checkpoint import load_checkpoint, pack_zip, save_checkpoint
+    from tinylm.models import build_model
+    from tinylm.tokenizer import CharTokenizer
+
+    tok = CharTokenizer.from_corpus("abcabc")
+    save_checkpoint(tmp_path / "c", build_model("bigram", vocab_size=tok.vocab_size), tok)
+    zip_path = pack_zip(tmp_path / "c", tmp_path / "c.zip")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert load_checkpoint(zip_path).model.logits.shape[0] == tok.vocab_size
+    assert list(scratch.iterdir()) == []

@@ -150,6 +150,12 @@ def test_a_checkpoint_survives_the_zip_round_trip(alphabet, tmp_path):
     assert top_next_tokens(again.model, again.tokenizer, "KLM", 3) == top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", 3)
 
 
+def test_a_checkpoint_name_cannot_leave_the_download_folder(alphabet, tmp_path):
+    sneaky = type(alphabet)(alphabet.model, alphabet.tokenizer, {**alphabet.info, "name": "../../evil"})
+    path = checkpoint_zip(sneaky, tmp_path / "downloads")
+    assert path.parent == tmp_path / "downloads" and path.name == "-..-evil.zip"
+
+
 def test_a_bad_upload_gets_a_clear_checkpoint_error(alphabet, tmp_path):
     not_zip = tmp_path / "model.zip"
     not_zip.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))

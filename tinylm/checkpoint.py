@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,9 +47,17 @@ class Checkpoint:
         return self.info.get("name", "model")
 
 
-def save_checkpoint(directory: str | Path, model, tokenizer: Tokenizer, metrics: list[dict] | None = None,
+RESERVED_KEYS = ("format", "version", "model", "model_config", "tokenizer", "params")  # written from the model
+
+
+def save_checkpoint(directory: str | Path, model, tokenizer: Tokenizer, metrics: list[dict] | None = None, /,
                     **info) -> Path:
-    """Write a checkpoint directory; ``info`` goes into config.json (name, dataset, seed, command...)."""
+    """Write a checkpoint directory; ``info`` goes into config.json (name, dataset, seed, command...).
+
+    A loaded checkpoint saves again with ``save_checkpoint(d, c.model, c.tokenizer, c.metrics, **c.info)``:
+    the keys that describe the model itself are always rewritten from the model.
+    """
+    info = {k: v for k, v in info.items() if k not in RESERVED_KEYS}
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_model(model, str(directory / "model.safetensors"))  # drops the tied lm_head copy, keeps wte
@@ -85,9 +94,9 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     """Load a checkpoint directory (or a .zip made by ``pack_zip``)."""
     directory = Path(directory)
     if directory.suffix == ".zip" and directory.is_file():
-        import tempfile
-
-        directory = unpack_zip(directory, Path(tempfile.mkdtemp(prefix="tinylm-ckpt-")))
+        # everything is read into memory, so the unpacked files need not outlive this call
+        with tempfile.TemporaryDirectory(prefix="tinylm-ckpt-") as tmp:
+            return load_checkpoint(unpack_zip(directory, tmp))
     if not directory.is_dir():
         raise CheckpointError(f"no checkpoint directory at {directory}")
     for required in ("config.json", "model.safetensors", "tokenizer.json"):

@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, pack_zip, save_checkpoint
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, pack_zip, save_checkpoint, unpack_zip
 from .data import Corpus, corpus_from_text, load_corpus
 from .models import count_params
 from .runs import Run, RunConfig, train_run
@@ -141,9 +141,7 @@ def load_checkpoint_zip(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path.name} is not a zip file: upload the .zip of a tinylm checkpoint")
     with tempfile.TemporaryDirectory(prefix="tinylm-upload-") as folder:
         # load_checkpoint reads everything into memory, so the unpacked files can go at once
-        zipped = Path(folder) / "checkpoint.zip"
-        zipped.write_bytes(path.read_bytes())
-        return load_checkpoint(zipped)
+        return load_checkpoint(unpack_zip(path, folder))
 
 
 def checkpoint_zip(ckpt: Checkpoint, folder: str | Path | None = None) -> Path:
@@ -152,7 +150,8 @@ def checkpoint_zip(ckpt: Checkpoint, folder: str | Path | None = None) -> Path:
     # a loaded checkpoint's info repeats what save_checkpoint writes itself (model, tokenizer, ...)
     written_by_save = {"format", "version", "model", "tokenizer", "params", "model_config"}
     info = {k: v for k, v in ckpt.info.items() if k not in written_by_save}
-    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in ckpt.name) or "model"
+    # the name may come from an uploaded config.json: keep it a plain file name ("..", "/" and all)
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in ckpt.name).strip(".") or "model"
     directory = save_checkpoint(folder / name, ckpt.model, ckpt.tokenizer, ckpt.metrics, **info)
     return pack_zip(directory, folder / f"{name}.zip")
 
