@@ -18,11 +18,13 @@ import time
 import torch
 import torch.distributed as dist
 
+from . import hf
 from .checkpoint import load_checkpoint
 from .data import load_corpus
 from .presets import PRESETS, get_preset
 from .runs import RunConfig, prepare_run, save_run, train_run
 from .sample import TextStream, generate, prompt_ids
+from .models import model_kind
 from .tokenizer import KINDS, build_tokenizer
 from .train import TrainConfig, evaluate
 
@@ -163,6 +165,54 @@ def cmd_sample(args) -> None:
     sys.stdout.write("\n")
 
 
+# --- Hugging Face: export, push, fine-tune with transformers (tinylm/hf.py) ------------------
+def cmd_export(args) -> None:
+    ckpt = load_checkpoint(args.ckpt)
+    out = hf.export_transformers(ckpt, args.out)
+    print(json.dumps({"out": str(out), "model": model_kind(ckpt.model),
+                      "format": "transformers" if model_kind(ckpt.model) == "gpt" else "tinylm",
+                      "files": sorted(p.name for p in out.iterdir())}), flush=True)
+
+
+def cmd_push(args) -> None:
+    try:
+        url = hf.push_to_hub(args.ckpt, args.repo, token=args.token, private=args.private)
+    except hf.HubError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(json.dumps({"url": url, "repo": args.repo, "private": args.private}), flush=True)
+
+
+def cmd_finetune_hf(args) -> None:
+    result = hf.finetune_transformers(args.model, args.data, args.out, max_steps=args.steps, learning_rate=args.lr,
+                                   batch_size=args.batch_size, seed=args.seed)
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}), flush=True)
+
+
+def add_hf_commands(subparsers) -> None:
+    """Add ``export``, ``push`` and ``finetune-hf`` to tinylm's command line."""
+    p = subparsers.add_parser("export", help="write a checkpoint as a Hugging Face model directory")
+    p.add_argument("--ckpt", required=True, help="checkpoint directory or .zip")
+    p.add_argument("--out", required=True, help="output directory (transformers GPT-2 for a GPT)")
+    p.set_defaults(func=cmd_export)
+
+    p = subparsers.add_parser("push", help="upload a checkpoint to the Hugging Face Hub")
+    p.add_argument("--ckpt", required=True, help="checkpoint directory or .zip")
+    p.add_argument("--repo", required=True, help="user/model-name")
+    p.add_argument("--token", help="write token (default: $HF_TOKEN; prefer the variable: argv is visible to ps)")
+    p.add_argument("--private", action="store_true", help="create the repository private")
+    p.set_defaults(func=cmd_push)
+
+    p = subparsers.add_parser("finetune-hf", help="fine-tune an exported model with transformers' Trainer")
+    p.add_argument("--model", required=True, help="a directory written by `export` (or any GPT-2 directory)")
+    p.add_argument("--data", required=True, help='JSONL, one {"input": ..., "output": ...} per line')
+    p.add_argument("--out", required=True, help="where to save the fine-tuned model")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_finetune_hf)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tinylm", description="tinylm: see and touch a tiny language model")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float)
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_sample)
+
+    add_hf_commands(sub)
     return parser
 
 

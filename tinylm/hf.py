@@ -1,0 +1,476 @@
+"""Hugging Face interop: a tinylm model as a real ``transformers`` model, a model card, a Hub push.
+
+A tinylm GPT uses GPT-2's parameter names, so exporting it is a copy, with one twist: GPT-2's
+original code stores its projections as ``Conv1D`` (weight shape (in, out), ``y = x @ W + b``)
+where tinylm uses ``nn.Linear`` (weight shape (out, in), ``y = x @ W.T + b``), so every matrix of
+``c_attn``, ``c_proj`` and ``c_fc`` is transposed on the way. GELU is GPT-2's tanh approximation
+(``gelu_new``) and LayerNorm's eps is 1e-5 in both.
+
+    export_transformers(ckpt, "out/hf")     # config.json, model.safetensors, tokenizer files, README.md
+    AutoModelForCausalLM.from_pretrained("out/hf")          # works offline, same logits
+    save_experiment(ckpt, "run.zip")        # checkpoint + loss curve (CSV, PNG) + model card, one file
+    load_checkpoint("run.zip")              # the model, its tokenizer and its loss curve back
+    push_to_hub(ckpt, "you/tiny-shakespeare", token=...)   # offline: HubError at once
+
+MLP and bigram models have no ``transformers`` architecture: they export as a tinylm checkpoint
+(safetensors weights, config, tokenizer) whose model card says how to load them with tinylm.
+
+The Hub token is only ever passed to ``huggingface_hub``: it is never logged, printed, stored or
+put into an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+import yaml
+
+from .checkpoint import Checkpoint, load_checkpoint, pack_zip, save_checkpoint
+from .models import GPT, build_model, count_params, model_config, model_kind
+from .tokenizer import IM_END, IM_SEP, IM_START, load_tokenizer
+
+CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+LOSS_PNG = "loss_curve.png"
+
+
+class HubError(RuntimeError):
+    """Exporting or pushing failed: offline, no token, a refused upload (the message says which)."""
+
+
+# --- tinylm GPT <-> transformers GPT-2 -----------------------------------------------------
+def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
+    """tinylm GPT weights under GPT-2 names and layouts: the Linear matrices transposed to Conv1D.
+
+    A model built with ``bias=False`` gets zero biases, which computes the same function.
+
+    >>> sd = gpt2_state_dict(build_model("gpt", vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=8))
+    >>> tuple(sd["transformer.h.0.attn.c_attn.weight"].shape)  # (in, out): nn.Linear has (24, 8)
+    (8, 24)
+    """
+    out = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        out[name] = tensor.t().contiguous() if name.endswith(CONV1D_WEIGHTS) else tensor.clone()
+    if not model.config.bias:  # GPT-2 always has biases: zeros are the same as none
+        for module_name, module in model.named_modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.LayerNorm)) and module_name != "lm_head":
+                width = module.weight.shape[0]
+                out.setdefault(f"{module_name}.bias", torch.zeros(width))
+    return out
+
+
+def gpt2_config(model: GPT, tokenizer):
+    """The ``transformers.GPT2Config`` that computes what ``model`` computes."""
+    from transformers import GPT2Config
+
+    c = model.config
+    return GPT2Config(
+        vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer, n_head=c.n_head,
+        activation_function="gelu_new",  # tanh approximation, as F.gelu(approximate="tanh")
+        layer_norm_epsilon=1e-5,  # nn.LayerNorm's default
+        resid_pdrop=c.dropout, embd_pdrop=c.dropout, attn_pdrop=c.dropout,
+        bos_token_id=tokenizer.eot_id, eos_token_id=tokenizer.eot_id, pad_token_id=tokenizer.pad_id,
+        tie_word_embeddings=True,
+    )
+
+
+def to_transformers(model: GPT, tokenizer):
+    """A ``transformers.GPT2LMHeadModel`` with ``model``'s weights (in eval mode)."""
+    from transformers import GPT2LMHeadModel
+
+    if not isinstance(model, GPT):
+        raise HubError(f"only a GPT converts to transformers; this is a {model_kind(model)} (use export_transformers)")
+    hf_model = GPT2LMHeadModel(gpt2_config(model, tokenizer))
+    missing, unexpected = hf_model.load_state_dict(gpt2_state_dict(model), strict=False)
+    missing = [m for m in missing if m != "lm_head.weight"]  # tied to wte
+    if missing or unexpected:
+        raise HubError(f"GPT-2 weights do not line up: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return hf_model.eval()
+
+
+def from_transformers(hf_model) -> GPT:
+    """The inverse of ``to_transformers``: a ``GPT2LMHeadModel`` (tied, gelu_new) as a tinylm GPT."""
+    c = hf_model.config
+    model = build_model("gpt", vocab_size=c.vocab_size, block_size=c.n_positions, n_layer=c.n_layer,
+                        n_head=c.n_head, n_embd=c.n_embd, dropout=0.0, bias=True)
+    state = {k: (v.t().contiguous() if k.endswith(CONV1D_WEIGHTS) else v)
+             for k, v in hf_model.state_dict().items() if k in model.state_dict()}
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
+# --- export ----------------------------------------------------------------------------------
+def export_transformers(ckpt: Checkpoint, directory: str | Path) -> Path:
+    """Write ``ckpt`` as a directory the Hugging Face stack loads.
+
+    GPT: a ``transformers`` GPT-2 (``save_pretrained``: config.json, model.safetensors,
+    generation_config.json) + the tokenizer as a fast tokenizer + README.md.
+    MLP/bigram: a tinylm checkpoint (safetensors weights) + a README.md saying how to load it.
+    """
+    directory = Path(directory)
+    info = dict(ckpt.info)
+    kind = model_kind(ckpt.model)
+    if kind != "gpt":
+        save_checkpoint(directory, ckpt.model, ckpt.tokenizer, ckpt.metrics, **info)
+    else:
+        hf_model = to_transformers(ckpt.model, ckpt.tokenizer)
+        hf_model.generation_config.max_length = ckpt.model.config.block_size  # never run past the positions
+        hf_model.generation_config.pad_token_id = ckpt.tokenizer.pad_id
+        hf_model.save_pretrained(directory)
+        ckpt.tokenizer.save(directory)  # tokenizer.json + tokenizer_config.json: AutoTokenizer and tinylm both read it
+        # tinylm's own description, under a name transformers does not read
+        (directory / "tinylm.json").write_text(json.dumps(_tinylm_config(ckpt), indent=2) + "\n")
+    (directory / "README.md").write_text(hub_model_card(ckpt, directory.name))
+    return directory
+
+
+def _tinylm_config(ckpt: Checkpoint) -> dict:
+    return {"model": model_kind(ckpt.model), "model_config": model_config(ckpt.model),
+            "tokenizer": ckpt.tokenizer.kind, "params": count_params(ckpt.model),
+            **{k: v for k, v in ckpt.info.items() if k not in ("model", "model_config", "tokenizer", "params", "format")}}
+
+
+def import_transformers(directory: str | Path) -> Checkpoint:
+    """Load a directory written by ``export_transformers`` (or any tied GPT-2 + tokenizer.json) into tinylm."""
+    from transformers import GPT2LMHeadModel
+
+    directory = Path(directory)
+    if (directory / "config.json").exists() and json.loads((directory / "config.json").read_text()).get("format"):
+        return load_checkpoint(directory)  # an MLP/bigram export is a tinylm checkpoint
+    model = from_transformers(GPT2LMHeadModel.from_pretrained(directory))
+    info = json.loads((directory / "tinylm.json").read_text()) if (directory / "tinylm.json").exists() else {}
+    info = {k: v for k, v in info.items() if k not in ("model_config",)}
+    return Checkpoint(model, load_tokenizer(directory), info, [])
+
+
+# --- model card ------------------------------------------------------------------------------
+def card_metadata(ckpt: Checkpoint) -> dict:
+    """The YAML header of the Hub model card (the Hub reads library_name, tags, pipeline_tag).
+
+    >>> from tinylm.pretrained import load_pretrained
+    >>> card_metadata(load_pretrained("names-mlp"))["library_name"]
+    'tinylm'
+    """
+    kind = model_kind(ckpt.model)
+    meta = {"library_name": "transformers" if kind == "gpt" else "tinylm",
+            "pipeline_tag": "text-generation",
+            # no `datasets:` key: it takes Hub data set ids, and tinylm's data set names are local
+            "tags": ["tinylm", kind, f"tokenizer-{ckpt.tokenizer.kind}"] + (["gpt2"] if kind == "gpt" else [])}
+    facts = {k: ckpt.info.get(k) for k in ("dataset", "corpus_sha256", "seed", "steps", "val_loss", "command")}
+    meta["tinylm"] = {"model": kind, "params": count_params(ckpt.model), "tokenizer": ckpt.tokenizer.kind,
+                      **{k: v for k, v in facts.items() if v is not None}}
+    return meta
+
+
+def hub_model_card(ckpt: Checkpoint, repo_name: str = "model") -> str:
+    """README.md for the Hub: YAML metadata, what the model is, how it was made, how to load it."""
+    meta = card_metadata(ckpt)
+    kind = meta["tinylm"]["model"]
+    name = ckpt.info.get("name", repo_name)
+    lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip(), "---", "",
+             f"# {name}", "",
+             (f"A tiny `{kind}` language model ({meta['tinylm']['params']:,} parameters, "
+              f"`{ckpt.tokenizer.kind}` tokenizer, {ckpt.tokenizer.vocab_size} tokens, "
+              f"context of {ckpt.model.block_size} tokens) trained with tinylm, a library for learning how "
+              "language models work."), ""]
+    facts = [("data set", "dataset"), ("corpus sha256", "corpus_sha256"), ("seed", "seed"), ("steps", "steps"),
+             ("val loss", "val_loss"), ("training time (s)", "seconds")]
+    rows = [f"| {label} | {_fmt(ckpt.info[key])} |" for label, key in facts if ckpt.info.get(key) is not None]
+    if rows:
+        lines += ["| | |", "|---|---|", *rows, ""]
+    if ckpt.info.get("command"):
+        lines += ["Reproduce:", "", "```", ckpt.info["command"], "```", ""]
+    if kind == "gpt":
+        lines += ["## Use it with transformers", "", "```python",
+                  "from transformers import pipeline",
+                  f'generate = pipeline("text-generation", model="{repo_name}")',
+                  (f'print(generate("{_example_prompt(ckpt)}", max_new_tokens={max(1, ckpt.model.block_size // 2)},'
+                   ' do_sample=True)[0]["generated_text"])'),
+                  "```", "",
+                  (f"It is a standard GPT-2 (`GPT2LMHeadModel`); keep prompt + new tokens within "
+                   f"{ckpt.model.block_size} tokens."), ""]
+    else:
+        lines += ["## Use it with tinylm", "",
+                  (f"`transformers` has no `{kind}` architecture, so this repository is a tinylm checkpoint: "
+                   "`model.safetensors` (weights), `config.json` (hyper-parameters), `tokenizer.json`."), "",
+                  "```python",
+                  "from huggingface_hub import snapshot_download",
+                  "from tinylm.checkpoint import load_checkpoint",
+                  f'ckpt = load_checkpoint(snapshot_download("{repo_name}"))',
+                  "```", "",
+                  "or from a local copy: `python -m tinylm sample --ckpt DIR`.", ""]
+    lines += ["The tokenizer also loads with `transformers.AutoTokenizer.from_pretrained(...)`.", ""]
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _example_prompt(ckpt: Checkpoint) -> str:
+    """A prompt the tokenizer can encode without unknown tokens (char/split vocabularies are small)."""
+    for candidate in ("The ", "a", "A"):
+        ids = ckpt.tokenizer.encode(candidate, allow_special=False)
+        if ckpt.tokenizer.token_to_id("<|unk|>") not in ids:
+            return candidate
+    return ckpt.tokenizer.decode(ckpt.tokenizer.encode(" ")[:1]) or ""
+
+
+# --- experiment card -------------------------------------------------------------------------
+def plot_loss_curve(metrics: list[dict], path: str | Path) -> Path:
+    """Draw train/val loss against step into a PNG (matplotlib's Agg canvas: no window, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    train = [(m["step"], m["train_loss"]) for m in metrics if m.get("train_loss") is not None]
+    val = [(m["step"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
+    if train:
+        ax.plot(*zip(*train), label="train", linewidth=1)
+    if val:
+        ax.plot(*zip(*val), "o-", label="val")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title("loss curve" if metrics else "loss curve (no training recorded)")
+    if train or val:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    return Path(path)
+
+
+def save_experiment(ckpt: Checkpoint, zip_path: str | Path, command: str | None = None, **info) -> Path:
+    """One zip with everything about a run: weights, config, tokenizer, loss curve (metrics.csv +
+    loss_curve.png), data set name + corpus hash, seed, command, and a README.md model card.
+
+    ``load_checkpoint(zip_path)`` restores the model, the tokenizer and the loss curve.
+    """
+    info = {**ckpt.info, **info}
+    if command:
+        info["command"] = command
+    zip_path = Path(zip_path)
+    with tempfile.TemporaryDirectory(prefix="tinylm-exp-") as tmp:
+        directory = Path(tmp) / "experiment"
+        save_checkpoint(directory, ckpt.model, ckpt.tokenizer, ckpt.metrics, **info)
+        plot_loss_curve(ckpt.metrics, directory / LOSS_PNG)
+        (directory / "README.md").write_text(hub_model_card(Checkpoint(ckpt.model, ckpt.tokenizer, info, ckpt.metrics),
+                                                            info.get("name", "model")))
+        zip_path.parent.mkdir(parents=True, exist_ok=True)
+        return pack_zip(directory, zip_path)
+
+
+def _file_name(name: str) -> str:
+    """A plain file name from a model name that may come from an uploaded config ("..", "/" and all)."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip(".") or "model"
+
+
+def experiment_zip(ckpt: Checkpoint, folder: str | Path) -> Path:
+    """``save_experiment`` to ``<folder>/<name>-experiment.zip`` (what the app offers for download)."""
+    return save_experiment(ckpt, Path(folder) / f"{_file_name(ckpt.name)}-experiment.zip")
+
+
+def transformers_zip(ckpt: Checkpoint, folder: str | Path) -> Path:
+    """``export_transformers`` zipped: ``<folder>/<name>-hf.zip`` (unzip it and ``from_pretrained`` the folder)."""
+    with tempfile.TemporaryDirectory(prefix="tinylm-hf-") as tmp:
+        directory = export_transformers(ckpt, Path(tmp) / _file_name(ckpt.name))
+        return pack_zip(directory, Path(folder) / f"{_file_name(ckpt.name)}-hf.zip")
+
+
+# --- the Hub ---------------------------------------------------------------------------------
+def hub_offline_reason(timeout: float = 2.0) -> str | None:
+    """Why the Hub cannot be reached right now (None when it can), within ``timeout`` seconds.
+
+    ``HF_HUB_OFFLINE=1`` answers at once; otherwise one TCP connection to the Hub's host is tried
+    (name lookup included) in a thread that is abandoned after ``timeout``.
+    """
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+        return "HF_HUB_OFFLINE is set: this machine is offline for the Hugging Face Hub"
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    result: list[str | None] = [f"no answer from {host} within {timeout:g} s"]
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result[0] = None
+        except OSError as err:
+            result[0] = f"cannot reach {host}: {err.strerror or err}"
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return result[0]
+
+
+def resolve_token(token: str | None = None) -> str:
+    """The token to push with: the argument, else ``HF_TOKEN``; a clear error when there is none."""
+    token = (token or "").strip() or os.environ.get("HF_TOKEN", "").strip()
+    if not token:
+        raise HubError("no Hugging Face token: paste a write token (huggingface.co/settings/tokens) or set HF_TOKEN")
+    return token
+
+
+def _scrub(text: str, token: str) -> str:
+    return text.replace(token, "hf_***") if token else text
+
+
+def push_to_hub(ckpt: Checkpoint | str | Path, repo_id: str, token: str | None = None, private: bool = False,
+                timeout: float = 2.0) -> str:
+    """Export ``ckpt`` (a Checkpoint or a checkpoint dir/zip) and upload it to ``repo_id``; returns its URL.
+
+    Fails with ``HubError`` before any upload when offline (within ``timeout`` s), when there is
+    no token, or when the repo id is malformed.
+    """
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise HubError(f"repo id must look like 'user/model-name', got {repo_id!r}")
+    reason = hub_offline_reason(timeout)
+    if reason:
+        raise HubError(f"cannot push to the Hub: {reason}. Export locally instead "
+                       "(python -m tinylm export --ckpt DIR --out DIR) and upload it later.")
+    token = resolve_token(token)
+    if not isinstance(ckpt, Checkpoint):
+        ckpt = load_checkpoint(ckpt)
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="tinylm-push-") as tmp:
+        directory = export_transformers(ckpt, Path(tmp) / repo_id.split("/")[1])
+        (directory / "README.md").write_text(hub_model_card(ckpt, repo_id))
+        try:
+            url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message="Upload from tinylm")
+        except Exception as err:  # noqa: BLE001 (any failure of the upload: keep the message, never the token)
+            raise HubError(_scrub(f"push to {repo_id} failed: {type(err).__name__}: {err}", token)) from None
+    return str(url)
+
+
+def load_hub_tokenizer(repo_id: str, timeout: float = 2.0):
+    """Any tokenizer on the Hub by its id (``transformers.AutoTokenizer``); offline, a HubError at once.
+
+    A copy already in the local Hugging Face cache loads even offline.
+    """
+    from transformers import AutoTokenizer
+
+    repo_id = (repo_id or "").strip()
+    if not repo_id:
+        raise HubError("type a Hub model id, e.g. openai-community/gpt2")
+    try:  # the cache first: no network needed, no waiting
+        return AutoTokenizer.from_pretrained(repo_id, local_files_only=True)
+    except (OSError, ValueError):
+        pass
+    reason = hub_offline_reason(timeout)
+    if reason:
+        raise HubError(f"cannot fetch the tokenizer {repo_id!r}: {reason}")
+    try:
+        return AutoTokenizer.from_pretrained(repo_id)
+    except (OSError, ValueError) as err:
+        raise HubError(f"no tokenizer {repo_id!r} on the Hub: {err}") from None
+
+
+def hub_tokens(tokenizer, text: str) -> list[tuple[int, str]]:
+    """(id, text piece) for each token a ``transformers`` tokenizer cuts ``text`` into (no added BOS/EOS)."""
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=tokenizer.is_fast)
+    ids = encoding["input_ids"]
+    if tokenizer.is_fast:
+        return [(i, text[a:b]) for i, (a, b) in zip(ids, encoding["offset_mapping"])]
+    return [(i, tokenizer.decode([i])) for i in ids]
+
+
+# --- fine-tuning with transformers' own Trainer -------------------------------------------------
+def chat_example(example: dict) -> tuple[str, str]:
+    """One ``{"input": ..., "output": ...}`` line as (prompt, answer) text in the chat tokens' template.
+
+    >>> chat_example({"input": "hi", "output": "hello"})
+    ('<|im_start|>user<|im_sep|>hi<|im_end|><|im_start|>assistant<|im_sep|>', 'hello<|im_end|>')
+    """
+    if not isinstance(example, dict) or not isinstance(example.get("input"), str) \
+            or not isinstance(example.get("output"), str):
+        raise ValueError(f'each line must be {{"input": "...", "output": "..."}}, got {str(example)[:80]}')  # noqa: TRY004 (bad data, not a bad call)
+    prompt = f"{IM_START}user{IM_SEP}{example['input']}{IM_END}{IM_START}assistant{IM_SEP}"
+    return prompt, f"{example['output']}{IM_END}"
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The lines of a JSONL file as dicts; a bad line fails with its number."""
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number} is not JSON: {err}") from None
+    return rows
+
+
+def chat_features(tokenizer, examples: list[dict], max_length: int) -> list[dict]:
+    """Token ids + labels for each example; the loss is on the answer only (prompt labels are -100).
+
+    An example longer than ``max_length`` loses the start of its prompt, then the end of its answer.
+    """
+    features = []
+    for example in examples:
+        prompt, answer = chat_example(example)
+        prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
+        answer_ids = tokenizer.encode(answer, add_special_tokens=False)
+        # too long for the context: drop the start of the prompt (the answer is what is learned)
+        keep_prompt = max(0, min(len(prompt_ids), max_length - len(answer_ids)))
+        ids = (prompt_ids[len(prompt_ids) - keep_prompt:] + answer_ids)[:max_length]
+        labels = ([-100] * keep_prompt + answer_ids)[:max_length]
+        features.append({"input_ids": ids, "labels": labels})
+    return features
+
+
+def pad_batch(features: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a list of features into tensors; padded positions are masked and carry no loss."""
+    width = max(len(f["input_ids"]) for f in features)
+    batch = {"input_ids": [], "labels": [], "attention_mask": []}
+    for f in features:
+        gap = width - len(f["input_ids"])
+        batch["input_ids"].append(f["input_ids"] + [pad_id] * gap)
+        batch["labels"].append(f["labels"] + [-100] * gap)
+        batch["attention_mask"].append([1] * len(f["input_ids"]) + [0] * gap)
+    return {k: torch.tensor(v) for k, v in batch.items()}
+
+
+def finetune_transformers(model_dir: str | Path, jsonl: str | Path, out_dir: str | Path, max_steps: int = 100,
+                          learning_rate: float = 1e-3, batch_size: int = 8, seed: int = 0) -> dict:
+    """Fine-tune an exported model with ``transformers.Trainer`` on chat JSONL, the way larger models are.
+
+    Saves the result to ``out_dir`` (a transformers directory again) and returns the first and last
+    logged training losses.
+    """
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        Trainer,
+        TrainingArguments,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    features = chat_features(tokenizer, read_jsonl(jsonl), model.config.n_positions)
+    if not features:
+        raise ValueError(f"{jsonl} has no examples")
+    args = TrainingArguments(
+        output_dir=str(out_dir), max_steps=max_steps, per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
+        report_to=[], seed=seed, use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+        remove_unused_columns=False, dataloader_num_workers=0,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=features,
+                      data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id))
+    trainer.train()
+    trainer.save_model(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    return {"first_loss": losses[0], "last_loss": losses[-1], "steps": trainer.state.global_step, "out": str(out_dir)}
