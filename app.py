@@ -15,7 +15,7 @@ if os.environ.get("SPACE_ID"):  # on a Space, requests reach the app from outsid
 
 import gradio as gr
 
-from spaces import predict_tab, tokenizers_tab, train_tab, weights_tab
+from spaces import hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, weights_tab
 from spaces.session import launch, model_state
 
 INTRO = """# tinylm
@@ -27,6 +27,8 @@ trains on a CPU in seconds to minutes, so you can watch each idea work.
 - **Predict**: give the model a context and see the probability of every next token, then generate.
 - **Weights**: edit the model's real weights by hand, draw connections, write sequences into its
   memory without training, and watch the next-token distribution move.
+- **Inspect**: what the model gets wrong, how surprised it is by each token, its embeddings, attention,
+  and the loss surface around its weights.
 """
 
 with gr.Blocks(title="tinylm") as demo:
@@ -34,12 +36,16 @@ with gr.Blocks(title="tinylm") as demo:
     state = model_state()  # one per browser session: the model Train makes and Predict uses
     with gr.Tab("Tokenizers"):
         tokenizers_tab.build(state)
+        hub_panel.build_tokenizer_lookup()
     with gr.Tab("Train"):
         train_tab.build(state)
+        hub_panel.build(state)
     with gr.Tab("Predict"):
         predict_tab.build(state)
     with gr.Tab("Weights"):
         weights_tab.build(state)
+    with gr.Tab("Inspect"):
+        inspect_tab.build(state)
 
 if __name__ == "__main__":
     launch(demo)
