@@ -21,3 +21,42 @@ if (REPO.parent / "shared" / "data").is_dir():
 # `pytest` (unlike `python -m pytest`) does not put the repo root on sys.path
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+
+import socket  # noqa: E402  (after the environment defaults above, on purpose)
+
+import pytest  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """Launch Gradio apps in-process on free ports: ``url = serve(demo)``; closed after the module."""
+    demos = []
+
+    def launch(demo, concurrency_limit: int = 4) -> str:
+        port = free_port()
+        demo.queue(default_concurrency_limit=concurrency_limit).launch(prevent_thread_lock=True, server_port=port,
+                                                                         quiet=True)
+        demos.append(demo)
+        return f"http://127.0.0.1:{port}/"
+
+    yield launch
+    for demo in demos:
+        demo.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny models run fastest on one thread: two stall each other when the machine is busy."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,7 +1,6 @@
 """The app: the Tokenizers tab's handlers called directly, then the composed app served in-process
 and called through gradio_client, the way a script would use the Space."""
 
-import socket
 
 import gradio as gr
 import pytest
@@ -65,20 +64,11 @@ def test_the_tab_builds_alone_with_its_api():
 
 # --- the composed app, served ---------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served_app():
+def served_app(serve):
     import app
 
-    port = free_port()
-    app.demo.queue(default_concurrency_limit=4).launch(prevent_thread_lock=True, server_port=port, quiet=True)
-    yield app.demo, f"http://127.0.0.1:{port}/"
-    app.demo.close()
+    return app.demo, serve(app.demo)
 
 
 def test_the_app_composes_all_tabs(served_app):

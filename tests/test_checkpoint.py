@@ -23,15 +23,6 @@ METRICS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (two stall each other when the machine is busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_pair(kind: str):
     """A tokenizer and a freshly initialised model of ``kind`` sized for it (weights not all zero)."""
     tokenizer_kind, config = TINY[kind]

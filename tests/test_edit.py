@@ -39,15 +39,6 @@ from tinylm.train import TrainConfig, evaluate, train
 TEXT = "\n".join(["abcde", "bcdef", "cdefg", "defgh", "efghi", "fghij", "ghijk", "hijkl", "zyxw", "wxyz"] * 30) + "\n"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (two stall each other when the machine is busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tok():
     return CharTokenizer.from_corpus(TEXT)

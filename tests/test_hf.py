@@ -34,14 +34,6 @@ INFO = {"name": "tiny-cat", "dataset": "cats", "corpus_sha256": "abc123def456", 
 FAKE_TOKEN = "hf_tinylmTESTtokenDoNotLeak1234567890"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_gpt(tokenizer_kind="char", bias=True, seed=0):
     tok = build_tokenizer(tokenizer_kind, TEXT)
     torch.manual_seed(seed)

@@ -24,14 +24,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(kind, seed=0):
     torch.manual_seed(seed)
     model = build_model(kind, **TINY[kind]).eval()

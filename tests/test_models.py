@@ -17,15 +17,6 @@ TINY = {  # small enough that every test here runs in a fraction of a second
 KINDS = tuple(TINY)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (two stall each other when the machine is busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_model(kind: str, seed: int = 0, random_table: bool = False):
     """A freshly initialised model; ``random_table`` gives the bigram (all zeros at first) opinions."""
     torch.manual_seed(seed)

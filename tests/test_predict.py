@@ -38,15 +38,6 @@ from tinylm.tokenizer import build_tokenizer
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (two stall each other when the machine is busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def alphabet():
     return load_pretrained("alphabet-gpt")

@@ -2,25 +2,15 @@
 Predict tabs served together in-process and called through gradio_client (/train, /predict,
 /generate), the way a script uses the Space, with two clients that must not see each other's model."""
 
-import socket
 
 import gradio as gr
 import pytest
-import torch
 from gradio_client import Client
 
 from spaces import predict_tab, train_tab
 from spaces.predict_tab import generate_api, generate_stream, predict_api, show_model, show_next
 from spaces.session import model_state
 from tinylm.pretrained import list_pretrained, load_pretrained
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module", params=list_pretrained())
@@ -94,24 +84,15 @@ def test_a_session_without_a_model_uses_the_default_one():
 # --- the two tabs served together ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served():
+def served(serve):
     with gr.Blocks() as demo:
         state = model_state()
         with gr.Tab("Train"):
             train_tab.build(state)
         with gr.Tab("Predict"):
             predict_tab.build(state)
-    port = free_port()
-    demo.queue(default_concurrency_limit=4).launch(prevent_thread_lock=True, server_port=port, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    return serve(demo)
 
 
 def test_the_api_lists_train_predict_and_generate(served):

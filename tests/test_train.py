@@ -21,15 +21,6 @@ TINY = {
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 20
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (two stall each other when the machine is busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_model(kind: str, seed: int = 0):
     seed_everything(seed)
     return build_model(kind, **TINY[kind])

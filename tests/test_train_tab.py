@@ -1,7 +1,6 @@
 """The Train tab: its handlers called directly (train, stop, bad input, two sessions), then the tab
 served in-process and trained through gradio_client's ``/train``."""
 
-import socket
 
 import gradio as gr
 import pytest
@@ -18,14 +17,6 @@ from tinylm.pretrained import list_pretrained
 FIELDS = dict(source="dataset", dataset="alphabet", upload=None, text="", tokenizer="char", vocab_size=0, model="gpt",
               block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2, budget="steps", steps=8, batch_size=8,
               learning_rate=3e-3)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def states(outputs):
@@ -140,26 +131,14 @@ def test_train_api_returns_the_final_metrics():
 # --- the tab, served ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_the_tab_serves_train_through_gradio_client():
-    demo = train_tab.build()
-    port = free_port()
-    demo.queue(default_concurrency_limit=4).launch(prevent_thread_lock=True, server_port=port, quiet=True)
-    try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        assert "/train" in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-        summary = client.predict(dataset="alphabet", steps=5, n_embd=16, n_layer=1, n_head=2, batch_size=8,
-                                 api_name="/train")
-        assert summary["steps"] == 5 and summary["dataset"] == "alphabet" and summary["val_loss"] > 0
-        with pytest.raises(Exception, match="pasted text is empty|empty"):
-            client.predict(text=" ", api_name="/train")
-    finally:
-        demo.close()
+def test_the_tab_serves_train_through_gradio_client(serve):
+    client = Client(serve(train_tab.build()), verbose=False)
+    assert "/train" in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    summary = client.predict(dataset="alphabet", steps=5, n_embd=16, n_layer=1, n_head=2, batch_size=8,
+                             api_name="/train")
+    assert summary["steps"] == 5 and summary["dataset"] == "alphabet" and summary["val_loss"] > 0
+    with pytest.raises(Exception, match="pasted text is empty|empty"):
+        client.predict(text=" ", api_name="/train")
 
 
 def test_the_time_limit_stops_a_long_run_with_a_warning(monkeypatch):

@@ -2,12 +2,10 @@
 served in-process and driven through gradio_client (/edit_weight, /connect, /imprint), the way a
 script uses the Space, with two clients that must not see each other's edits."""
 
-import socket
 import zipfile
 
 import gradio as gr
 import pytest
-import torch
 from gradio_client import Client
 
 from spaces import weights_tab as tab
@@ -21,14 +19,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Cannot display Styler")  # it do
 # what show_model returns, by position: editing, context, weight menu, rows, search, head, first column, then
 SHOWN = ["table", "view", "bars", "texts", "picture", "edits", "status", "card", "from", "to"]
 ACTED = ["model_state", "editing", *SHOWN]  # what an edit returns
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -181,19 +171,9 @@ def test_the_model_picker_counts_a_bigram_or_loads_a_copy():
 # --- the tab served, through gradio_client ---------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def url():
-    demo = tab.build()
-    port = free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_port=port, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+def url(serve):
+    return serve(tab.build())
 
 
 def test_the_endpoints_are_listed(url):

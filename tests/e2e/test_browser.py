@@ -7,7 +7,6 @@ to /tmp/screens/ for a human to look at.
 
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENS = Path("/tmp/screens")
 KINDS = ("split", "gpt2", "bpe", "char")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +33,16 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(browser):
+def page(browser, serve):
     import app
 
-    port = free_port()
-    app.demo.queue(default_concurrency_limit=4).launch(prevent_thread_lock=True, server_port=port, quiet=True)
+    url = serve(app.demo)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
-    page.goto(f"http://127.0.0.1:{port}/")
+    page.goto(url)
     SCREENS.mkdir(parents=True, exist_ok=True)
     yield page
     page.close()
-    app.demo.close()
 
 
 def column_counts(page) -> dict[str, tuple[int, int]]:

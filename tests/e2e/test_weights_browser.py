@@ -7,11 +7,9 @@ Screenshots go to /tmp/screens/ for a human to look at.
 """
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
-import torch
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Cannot display Styler")]
 
@@ -19,12 +17,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENS = Path("/tmp/screens")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +32,17 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(browser):
+def page(browser, serve):
     from spaces import weights_tab
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread answers faster on a busy 2-core machine
-    demo = weights_tab.build()
-    port = free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_port=port, quiet=True)
+    url = serve(weights_tab.build())
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
-    page.goto(f"http://127.0.0.1:{port}/")
+    page.goto(url)
     page.wait_for_selector("#weights-bars .row")
     SCREENS.mkdir(parents=True, exist_ok=True)
     yield page
     page.close()
-    demo.close()
-    torch.set_num_threads(threads)
 
 
 def first_bar(page) -> str:
