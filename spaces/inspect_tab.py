@@ -1,7 +1,8 @@
 """The Inspect tab: look inside the session's current model, on its own validation text.
 
 Layout and wiring only. ``tinylm.inspect`` computes every number (scores, confusion matrix,
-error table, embeddings and their PCA, attention maps, hidden activations, the loss surface);
+error table, embeddings and their PCA, attention maps, hidden activations, the loss surface) and
+``tinylm.replay`` the training replay and weight changes of a model trained in the Train tab;
 this file turns them into plotly figures and HTML, with a few sentences beside each view for
 someone seeing it for the first time. Run it alone with ``python -m spaces.inspect_tab``.
 """
@@ -18,6 +19,7 @@ from plotly.subplots import make_subplots
 from spaces.session import current_model, launch
 from spaces.session import model_state as new_model_state
 from tinylm import inspect as ti
+from tinylm import replay as tr
 from tinylm.edit import dataset_texts
 
 CONFUSION_TOKENS = 20  # rows and columns of the confusion matrix: the most frequent next tokens
@@ -27,6 +29,11 @@ LOSS_FOR_RED = 5.0  # nats at which a token is fully red
 SURFACE_STEPS = 11  # grid points a side of the loss surface (121 evaluations)
 SURFACE_TOKENS = 512  # validation tokens each surface point is evaluated on
 PROMPT_CHARS = 48  # characters of validation text in the default prompt
+REPLAY_TOKENS = 80  # tokens of each replayed sample (the same seed at every step)
+REPLAY_TOP = 10  # bars of the replayed next-token distribution
+HEATMAP_CELLS = 256  # rows and columns of a weight-change heatmap at most (the rest is cut off, and said so)
+NO_SNAPSHOTS = ("This model has no training snapshots: the shipped models were trained elsewhere. Train a model "
+                "in the **Train** tab (a few seconds is enough) and come back to watch it learn, step by step.")
 
 HOW = """## Inspect: see inside the model
 Everything here is computed now, from the session's current model (the shipped one, or the one
@@ -57,6 +64,15 @@ Units that sit at −1 or +1 for every input are saturated: they barely learn an
 directions in weight space (each scaled to the size of the weights they move, as in Li et al. 2018)
 and measure the loss on a grid of points around the trained model, which sits at the centre (the
 black dot). A bowl means a stable minimum; the steepness shows how sensitive the model is to its weights.""",
+    "replay": """**Watch it learn.** While a model trains in the Train tab, a copy of its weights is kept
+every few steps (step 0 is the untrained model). Move the slider to go back to any of them: the sample
+(always the same prompt and the same random seed), the likeliest next tokens after the prompt and the
+embeddings are all recomputed from the weights at that step. Early on the sample is noise and the bars are
+flat; the model first learns which tokens are common, then which follow which.""",
+    "weights": """**What did training change?** Each cell is one weight of the chosen matrix: how much it
+moved between the two snapshots (blue down, red up, white unchanged). From step 0 this is everything training
+did to it. Rows that barely change often belong to tokens that are rare in the training text, since a
+token's embedding row only moves when that token is seen.""",
 }
 CSS = """
 .surprisal { white-space: pre-wrap; font-family: ui-monospace, Menlo, monospace; font-size: 14px;
@@ -258,6 +274,87 @@ def loss_surface_view(ckpt):
         f"{np.nanmax(surface.losses):.3f}.")
 
 
+def _snapshot_label(snap: tr.Snapshot) -> str:
+    return f"step {snap.step}"
+
+
+def _snapshot(ckpt, label_or_index):
+    """A snapshot of the checkpoint by slider index or dropdown label ("step 120")."""
+    snaps = ckpt.snapshots
+    if isinstance(label_or_index, str):
+        return next((s for s in snaps if _snapshot_label(s) == label_or_index), snaps[-1])
+    return snaps[min(max(int(label_or_index or 0), 0), len(snaps) - 1)]
+
+
+def replay_setup(ckpt):
+    """When the model changes: the slider over its snapshots, the replay prompt, the weight-change menus."""
+    ckpt = current_model(ckpt)
+    snaps = ckpt.snapshots
+    if not snaps:
+        hidden = gr.update(visible=False)
+        return NO_SNAPSHOTS, gr.update(visible=False, maximum=1, value=0), "", hidden, hidden, hidden
+    ids = _val_ids(ckpt)
+    prompt = ckpt.tokenizer.decode(ids[: min(ckpt.model.block_size, PROMPT_CHARS)]) if ids else ""
+    labels = [_snapshot_label(s) for s in snaps]
+    names = list(snaps[0].state_dict)
+    default = next((n for n in names if n.endswith("wte.weight")), names[0])
+    note = (f"{len(snaps)} snapshots of this run, from step 0 (untrained) to step {snaps[-1].step} "
+            f"(the model as it is now).")
+    return (note, gr.update(visible=True, minimum=0, maximum=len(snaps) - 1, step=1, value=len(snaps) - 1), prompt,
+            gr.update(visible=True, choices=names, value=default), gr.update(visible=True, choices=labels, value=labels[0]),
+            gr.update(visible=True, choices=labels, value=labels[-1]))
+
+
+def next_token_figure(top: list[tuple[str, float]]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=[p for _, p in top], y=[_show(t) for t, _ in top], orientation="h", marker_color="#6366f1",
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis=dict(range=[0, 1], tickformat=".0%"),
+                      yaxis=dict(autorange="reversed", type="category"), xaxis_title="probability of coming next")
+    return fig
+
+
+def replay_view(index, prompt: str, ckpt):
+    """One snapshot replayed: caption, sample, next-token bars, embeddings."""
+    ckpt = current_model(ckpt)
+    if not ckpt.snapshots:
+        return NO_SNAPSHOTS, "", None, None
+    snap = _snapshot(ckpt, index)
+    try:
+        frame = tr.replay_frame(ckpt.model, ckpt.tokenizer, snap, prompt or "", REPLAY_TOP, REPLAY_TOKENS)
+    except ValueError as err:  # a prompt with pieces the vocabulary lacks
+        return str(err), "", None, None
+    loss = f" · val loss {frame.val_loss:.3f}" if frame.val_loss is not None else ""
+    caption = f"**Step {frame.step}**{' (untrained)' if frame.step == 0 else ''}{loss}"
+    return caption, (prompt or "") + frame.sample, next_token_figure(frame.top), embedding_figure(frame.projection,
+                                                                                                   ckpt.tokenizer)
+
+
+def weight_change_figure(change: tr.WeightChange) -> go.Figure:
+    z = change.delta[:HEATMAP_CELLS, :HEATMAP_CELLS].numpy()
+    fig = go.Figure(go.Heatmap(z=z, colorscale="RdBu_r", zmid=0, colorbar=dict(title="change"),
+                               hovertemplate="row %{y}, column %{x}: %{z:+.4f}<extra></extra>"))
+    fig.update_layout(height=520, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="column (input)",
+                      yaxis_title="row", yaxis_autorange="reversed")
+    return fig
+
+
+def weight_change_view(name: str, before: str, after: str, ckpt):
+    """The heatmap of one parameter's change between two snapshots, and a line of numbers."""
+    ckpt = current_model(ckpt)
+    if not ckpt.snapshots:
+        return None, NO_SNAPSHOTS
+    a, b = _snapshot(ckpt, before), _snapshot(ckpt, after)
+    try:
+        change = tr.weight_change(a, b, name)
+    except ValueError as err:
+        return None, str(err)
+    rows, cols = change.delta.shape
+    cut = f" Showing the first {HEATMAP_CELLS} rows and columns of {rows} x {cols}." if max(rows, cols) > HEATMAP_CELLS else ""
+    return weight_change_figure(change), (
+        f"`{name}` from step {a.step} to step {b.step}: moved by {change.relative:.1%} of its size "
+        f"(largest single change {change.max_abs:.4f}).{cut}")
+
+
 def build(model_state: gr.State | None = None) -> gr.Blocks:
     """The tab; ``model_state`` is the session's current model, shared with the other tabs."""
     with gr.Blocks(title="tinylm: inspect") as demo:
@@ -297,13 +394,42 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                 stop = gr.Button("Stop")
             progress = gr.Markdown()
             surface = gr.Plot(label="Loss around the trained weights")
+        with gr.Tab("Training replay"):
+            gr.Markdown(EXPLAIN["replay"])
+            replay_note = gr.Markdown()
+            snapshot = gr.Slider(0, 1, value=0, step=1, label="Snapshot (drag to replay training)", visible=False)
+            replay_prompt = gr.Textbox(label="Fixed prompt", lines=1, max_lines=3, max_length=2000)
+            replay_caption = gr.Markdown()
+            replay_sample = gr.Textbox(label="What it writes after the prompt (same seed at every step)", lines=3,
+                                       interactive=False)
+            with gr.Row():
+                replay_bars = gr.Plot(label="Next-token distribution after the prompt", scale=2)
+                replay_embeddings = gr.Plot(label="Token embeddings at this step, PCA to 2-D", scale=3)
+        with gr.Tab("Weight change"):
+            gr.Markdown(EXPLAIN["weights"])
+            with gr.Row():
+                parameter = gr.Dropdown(label="Parameter", visible=False, scale=2)
+                change_from = gr.Dropdown(label="From", visible=False, scale=1)
+                change_to = gr.Dropdown(label="To", visible=False, scale=1)
+            change_note = gr.Markdown()
+            change_plot = gr.Plot(label="Change of each weight")
 
         text_views = [card, confusion, errors, surprisal, embeddings, prompt]
         prompt_outputs = [attention, activations, note]
+        replay_inputs = [snapshot, replay_prompt, model_state]
+        replay_outputs = [replay_caption, replay_sample, replay_bars, replay_embeddings]
+        change_inputs = [parameter, change_from, change_to, model_state]
         for trigger in (demo.load, refresh.click, model_state.change):
             trigger(inspect_model, [model_state], text_views).then(
                 prompt_views, [prompt, model_state], prompt_outputs).then(
-                embedding_row, [token, model_state], [row, nearest])
+                embedding_row, [token, model_state], [row, nearest]).then(
+                replay_setup, [model_state], [replay_note, snapshot, replay_prompt, parameter, change_from, change_to]).then(
+                replay_view, replay_inputs, replay_outputs).then(
+                weight_change_view, change_inputs, [change_plot, change_note])
+        snapshot.release(replay_view, replay_inputs, replay_outputs)
+        replay_prompt.submit(replay_view, replay_inputs, replay_outputs)
+        for menu in (parameter, change_from, change_to):
+            menu.input(weight_change_view, change_inputs, [change_plot, change_note])
         prompt.submit(prompt_views, [prompt, model_state], prompt_outputs)
         token.submit(embedding_row, [token, model_state], [row, nearest])
         running = compute.click(loss_surface_view, [model_state], [surface, progress])

@@ -60,3 +60,49 @@ def test_loss_surface_streams_progress_then_the_figure(alphabet, monkeypatch):
     fig, text = frames[-1]
     assert isinstance(fig, go.Figure) and fig.data[0].z.shape == (3, 3)
     assert fig.data[1].z[0] == pytest.approx(fig.data[0].z[1][1])  # the marked point is the centre of the grid
+
+
+# ---------------------------------------------------------------------------------------------
+# Training replay and weight change: a model trained through the Train tab's own handler
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from spaces.train_tab import train  # noqa: PLC0415
+
+    fields = dict(source="dataset", dataset="alphabet", upload=None, text="", tokenizer="char", vocab_size=0,
+                  model="gpt", block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2, budget="steps", steps=25,
+                  batch_size=8, learning_rate=3e-3)
+    states = [o[0] for o in train(**fields, ckpt=None) if hasattr(o[0], "snapshots")]
+    return states[-1]
+
+
+def test_shipped_models_have_no_snapshots_and_say_so(alphabet):
+    note, slider, prompt, *menus = tab.replay_setup(alphabet)
+    assert "Train" in note and slider["visible"] is False and all(m["visible"] is False for m in menus)
+    caption, sample, bars, embeddings = tab.replay_view(0, "", alphabet)
+    assert "Train" in caption and bars is None
+    fig, text = tab.weight_change_view("transformer.wte.weight", "step 0", "step 0", alphabet)
+    assert fig is None and "Train" in text
+
+
+def test_replay_of_a_model_trained_in_the_train_tab(trained):
+    note, slider, prompt, parameter, before, after = tab.replay_setup(trained)
+    assert [s.step for s in trained.snapshots] == [0, 10, 20, 25]
+    assert slider["maximum"] == 3 and slider["value"] == 3 and "step 25" in note
+    assert parameter["value"] == "transformer.wte.weight" and before["value"] == "step 0" and after["value"] == "step 25"
+    caption, sample, bars, embeddings = tab.replay_view(0, "ABC", trained)
+    assert "Step 0" in caption and "untrained" in caption and sample.startswith("ABC")
+    assert len(bars.data[0].x) == tab.REPLAY_TOP and len(embeddings.data[0].x) == trained.tokenizer.vocab_size
+    caption, *_ = tab.replay_view(3, "ABC", trained)
+    assert "Step 25" in caption and "val loss" in caption
+    caption, sample, bars, _ = tab.replay_view(0, "ABC☃", trained)
+    assert bars is None and "☃" in caption  # a piece the vocabulary lacks: said, not raised
+
+
+def test_weight_change_heatmap(trained):
+    fig, text = tab.weight_change_view("transformer.wte.weight", "step 0", "step 25", trained)
+    assert fig.data[0].z.shape == tuple(trained.model.transformer.wte.weight.shape)
+    assert "from step 0 to step 25" in text and "%" in text
+    fig, text = tab.weight_change_view("transformer.h.0.ln_1.bias", "step 10", "step 10", trained)
+    assert fig.data[0].z.shape[0] == 1 and not fig.data[0].z.any() and "0.0%" in text

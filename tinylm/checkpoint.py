@@ -41,6 +41,7 @@ class Checkpoint:
     tokenizer: Tokenizer
     info: dict = field(default_factory=dict)  # config.json minus the model config: dataset, train, ...
     metrics: list[dict] = field(default_factory=list)  # rows of metrics.csv
+    snapshots: list = field(default_factory=list)  # tinylm.replay.Snapshot list of a run trained in this session (not saved)
 
     @property
     def name(self) -> str:

@@ -33,6 +33,7 @@ import torch
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, pack_zip, save_checkpoint, unpack_zip
 from .data import Corpus, corpus_from_text, load_corpus
 from .models import count_params
+from .replay import Snapshots, record_snapshots
 from .runs import Run, RunConfig, train_run
 from .sample import generate, next_token_probs, prompt_ids
 from .train import TrainConfig, default_seq_len, evaluate
@@ -311,7 +312,8 @@ class TrainingUpdate:
 
 def live_training(run: Run, update_every: float = 0.33, sample_every: float = 3.0, sample_tokens: int = 100,
                   val_every: float = 2.0, val_tokens: int = 8192, max_share: float = 0.015,
-                  clock: Callable[[], float] = time.perf_counter) -> Iterator[TrainingUpdate]:
+                  clock: Callable[[], float] = time.perf_counter,
+                  snapshots: Snapshots | None = None) -> Iterator[TrainingUpdate]:
     """Train ``run`` and yield a TrainingUpdate every ``update_every`` seconds of wall time.
 
     The first update comes before the first step, so a UI holds the (live, in-place trained)
@@ -320,16 +322,19 @@ def live_training(run: Run, update_every: float = 0.33, sample_every: float = 3.
     last step measures all of it), and a ``sample_tokens``-token sample is drawn every
     ``sample_every`` seconds; for a model slow enough that one of them would take more than
     ``max_share`` of the time, it comes less often, so the UI never costs training much.
-    Closing the generator stops training.
+    Closing the generator stops training. Weight snapshots for the Inspect tab's replay are kept
+    in ``checkpoint.snapshots`` (``snapshots`` sets how often; by default every 10 steps, at most 32).
     """
     config = run.config.train
     total_steps = config.max_steps if config.max_steps >= 1 else None
     ckpt = run.checkpoint()
     ckpt.metrics = run.metrics  # the checkpoint shows the run's curve as it grows
+    snapshots = snapshots or Snapshots(every_steps=10)
+    ckpt.snapshots = snapshots.items  # the same list: it grows (and is thinned) as the run trains
     yield TrainingUpdate(ckpt, {}, run.metrics, None, None, False)
     last_update = last_val = last_sample = clock()
     val_gap, sample_gap = val_every, sample_every  # seconds between checks, stretched for slow models
-    steps = train_run(run)
+    steps = record_snapshots(train_run(run), run.model, snapshots)  # step 0: the initial weights
     try:
         for metrics in steps:
             now = clock()
