@@ -64,6 +64,8 @@ def test_typing_a_weight_moves_the_bars(page):
     editor.press("Enter")
     page.wait_for_function("() => document.querySelector('#weights-status').innerText.includes('moved most')")
     assert "logits[M, A] = 25" in page.locator("#weights-status").inner_text()
+    # the bars are another output of the same event and may render a moment after the status
+    page.wait_for_function("() => document.querySelector('#weights-bars .row').innerText.includes('→')")
     bar = first_bar(page)
     assert bar.startswith("A") and "→ 100.0%" in bar  # before → after, on the bar of "A"
     page.screenshot(path=str(SCREENS / "weights.png"), full_page=True)
