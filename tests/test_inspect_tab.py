@@ -5,18 +5,9 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from spaces import inspect_tab as tab
 from tinylm.pretrained import load_pretrained
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,6 @@ from tinylm.train import TrainConfig
 TEXT = "the cat sat on the mat. the dog ate the hat. " * 40
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_run(steps=30):
     config = RunConfig(dataset="pasted", model="gpt", model_config=dict(block_size=8, n_layer=1, n_head=2, n_embd=16),
                        train=TrainConfig(max_steps=steps, batch_size=8, eval_interval=10, warmup_steps=2))

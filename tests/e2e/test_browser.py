@@ -6,30 +6,14 @@ to /tmp/screens/ for a human to look at.
 """
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENS = Path("/tmp/screens")
 KINDS = ("split", "gpt2", "bpe", "char")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if executable is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium to run the browser test")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright to run the browser test")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
