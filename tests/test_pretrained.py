@@ -1,0 +1,47 @@
+"""The shipped models: each loads, is a fresh copy per user, and meets the figure the README gives."""
+
+import pytest
+import torch
+
+from tinylm.data import load_corpus
+from tinylm.pretrained import list_pretrained, load_pretrained
+from tinylm.sample import generate, prompt_ids
+from tinylm.train import evaluate
+
+SHIPPED = ["alphabet-gpt", "names-mlp", "phrases-pt-mlp", "shakespeare-char-gpt"]
+# the README's table: val loss on the whole val split must stay at or under these
+README_VAL_LOSS = {"shakespeare-char-gpt": 1.88, "names-mlp": 2.00, "alphabet-gpt": 0.66, "phrases-pt-mlp": 5.23}
+
+
+def test_every_shipped_model_is_listed_and_loads():
+    assert list_pretrained() == SHIPPED
+    for name in SHIPPED:
+        ckpt = load_pretrained(name)
+        assert ckpt.model.config.vocab_size == ckpt.tokenizer.vocab_size
+        assert ckpt.info["command"].startswith(f"python -m tinylm train --preset {name}")
+
+
+def test_each_user_gets_a_fresh_copy():
+    a, b = load_pretrained("alphabet-gpt"), load_pretrained("alphabet-gpt")
+    with torch.no_grad():
+        a.model.lm_head.weight.zero_()
+    assert b.model.lm_head.weight.abs().sum() > 0
+
+
+def test_alphabet_gpt_continues_K_with_the_alphabet():
+    ckpt = load_pretrained("alphabet-gpt")
+    ids = prompt_ids(ckpt.tokenizer, "K")
+    text = ckpt.tokenizer.decode([t.id for t in generate(ckpt.model, ids, 5, temperature=0)])
+    assert text == "LMNOP"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_meets_its_readme_val_loss(name):
+    ckpt = load_pretrained(name)
+    try:
+        corpus = load_corpus(ckpt.info["dataset"])
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+    ids = torch.tensor(ckpt.tokenizer.encode(corpus.val, allow_special=False))
+    assert evaluate(ckpt.model, ids) <= README_VAL_LOSS[name]
