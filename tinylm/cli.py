@@ -65,7 +65,7 @@ def run_config_from_args(args) -> RunConfig:
         return get_preset(args.preset)
     if not args.data:
         raise SystemExit("error: give --preset NAME or --data DATASET")
-    model_config = {k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd", "n_hidden")
+    model_config = {k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd", "n_hidden", "dropout")
                     if getattr(args, k) is not None}
     if args.model == "bigram":
         model_config = {}
@@ -236,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-head", type=int)
     p.add_argument("--n-embd", type=int)
     p.add_argument("--n-hidden", type=int, help="MLP hidden width")
+    p.add_argument("--dropout", type=float, help="dropout while training (MLP and GPT; default 0)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000, or the preset's)")
     p.add_argument("--max-seconds", type=float, help="wall-clock budget; the LR schedule follows it")
     p.add_argument("--batch-size", type=int, default=32)
