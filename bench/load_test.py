@@ -59,21 +59,9 @@ def free_port() -> int:
 
 
 def build_app() -> gr.Blocks:
-    try:
-        import app  # noqa: PLC0415
+    import app  # noqa: PLC0415  (after the environment defaults above)
 
-        return app.demo
-    except ImportError:
-        from spaces import predict_tab, train_tab  # noqa: PLC0415
-        from spaces.session import model_state  # noqa: PLC0415
-
-        with gr.Blocks() as demo:
-            state = model_state()
-            with gr.Tab("Train"):
-                train_tab.build(state)
-            with gr.Tab("Predict"):
-                predict_tab.build(state)
-        return demo
+    return app.demo
 
 
 def serve(demo: gr.Blocks) -> str:

@@ -73,7 +73,7 @@ def run_config_from_args(args) -> RunConfig:
         model_config.pop("n_head", None)
     else:
         model_config.pop("n_hidden", None)
-    train = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+    train = TrainConfig(max_steps=args.steps if args.steps is not None else 1000, batch_size=args.batch_size, learning_rate=args.lr,
                         eval_interval=args.eval_interval, seed=args.seed)
     return RunConfig(dataset=args.data, tokenizer=args.tokenizer, vocab_size=args.vocab_size, model=args.model,
                      model_config=model_config, train=train, seed=args.seed)
@@ -273,8 +273,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if getattr(args, "command", None) == "train" and args.steps is None and not args.preset:
-        args.steps = 1000
     try:
         args.func(args)
     except (ValueError, FileNotFoundError) as err:  # bad input: a clear message, no traceback
