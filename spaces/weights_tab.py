@@ -550,7 +550,10 @@ def on_table_edit(ckpt, editing, context, name, chosen, head, first_col, view, f
         if not cells:
             return None
         what = "; ".join(f"{_cell_name(editing, view['name'], index)} = {value}" for index, value in cells[:3])
-        return editing["session"].set_many(view["name"], cells, what + ("; …" if len(cells) > 3 else ""))
+        change = editing["session"].set_many(view["name"], cells, what + ("; …" if len(cells) > 3 else ""))
+        # the table sends its value again after Enter, sometimes with the view from before the edit:
+        # then the weights already hold what was typed, no weight moved, and the screen stays as it is
+        return change if change.edits else None
 
     return _act(ckpt, editing, context, name, chosen, head, first_col, action)
 

@@ -68,6 +68,11 @@ def test_typing_into_the_table_edits_the_weight_and_shows_before_and_after(alpha
     # the table sends its value again after Enter: nothing more happens
     again = acted(tab.on_table_edit(alphabet_bigram, editing, *where(context), out["view"], out["table"].data))
     assert all(isinstance(v, dict) and v.get("__type__") == "update" for v in again.values())
+    # ... and when that second send still carries the view from before the edit (the browser had not
+    # drawn the first answer yet), the weight already holds 25: the screen keeps its before/after bars
+    stale = acted(tab.on_table_edit(alphabet_bigram, editing, *where(context), shown["view"], frame))
+    assert all(isinstance(v, dict) and v.get("__type__") == "update" for v in stale.values())
+    assert len(editing["session"].history) == 1
 
 
 def test_a_bad_cell_warns_and_changes_nothing(alphabet_bigram):
