@@ -25,6 +25,7 @@ class UnknownTokenError(ValueError):
 class SampledToken:
     id: int  # the token chosen
     prob: float  # the model's probability for it (softmax of the raw logits, temperature 1)
+    alternatives: tuple[tuple[int, float], ...] = ()  # the likeliest (id, prob) pairs, when asked for
 
 
 def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -130,14 +131,15 @@ def next_token_probs(model, ids: list[int]) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-             top_p: float | None = None, seed: int | None = None, stop_ids=(), use_cache: bool = True
-             ) -> Iterator[SampledToken]:
+             top_p: float | None = None, seed: int | None = None, stop_ids=(), use_cache: bool = True,
+             alternatives: int = 0) -> Iterator[SampledToken]:
     """Yield up to ``max_new_tokens`` tokens after ``ids``, stopping after any of ``stop_ids``.
 
     A GPT samples with a KV cache unless ``use_cache=False`` (the plain reference: the whole
     context again for every token). Once the cache holds ``block_size`` positions it restarts
     from the last ``block_size // 2`` tokens, so past that point the two paths see different
-    amounts of context; up to ``block_size`` they give the same tokens.
+    amounts of context; up to ``block_size`` they give the same tokens. With ``alternatives``
+    each token also carries the model's ``alternatives`` likeliest tokens and their probabilities.
     """
     if not ids:
         raise ValueError("need at least one token of context")
@@ -163,8 +165,51 @@ def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.
             logits, _ = model(torch.tensor([ids[-model.block_size:]]))
         logits = logits[0, -1].float()
         next_id = sample_next_token(logits, temperature, top_k, top_p, generator)
-        prob = float(F.softmax(logits, dim=-1)[next_id])
+        probs = F.softmax(logits, dim=-1)
+        top = ()
+        if alternatives:
+            values, indices = torch.topk(probs, min(alternatives, probs.numel()))
+            top = tuple(zip(indices.tolist(), values.tolist()))
         ids.append(next_id)
-        yield SampledToken(next_id, prob)
+        yield SampledToken(next_id, float(probs[next_id]), top)
         if next_id in stop_ids:
             break
+
+
+@torch.no_grad()
+def generate_batch(model, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0,
+                   stop_id: int | None = None, generator: torch.Generator | None = None) -> list[list[int]]:
+    """Continue many prompts at once; returns each one's new ids (up to and including ``stop_id``).
+
+    Prompts of equal length run as one batch through a KV cache (no padding, so every row sees
+    exactly what it would alone). Each row stops at ``stop_id``; the batch stops when all have.
+    The prompt plus ``max_new_tokens`` must fit in the model's ``block_size``. A GPT only.
+    """
+    model.eval()
+    outputs: list[list[int]] = [[] for _ in prompts]
+    by_length: dict[int, list[int]] = {}
+    for i, ids in enumerate(prompts):
+        if not ids:
+            raise ValueError("need at least one token of context")
+        if len(ids) + max_new_tokens > model.block_size:
+            raise ValueError(f"prompt {i} ({len(ids)} tokens) + {max_new_tokens} new tokens exceeds block_size {model.block_size}")
+        by_length.setdefault(len(ids), []).append(i)
+    for rows in by_length.values():
+        cache = KVCache(len(model.transformer.h))
+        logits, _ = model(torch.tensor([prompts[i] for i in rows]), cache=cache)  # (B, T, V)
+        done = torch.zeros(len(rows), dtype=torch.bool)
+        for _ in range(max_new_tokens):
+            last = logits[:, -1].float()  # (B, V)
+            if temperature == 0:
+                next_ids = last.argmax(dim=-1)
+            else:
+                next_ids = torch.multinomial(F.softmax(last / temperature, dim=-1), 1, generator=generator)[:, 0]
+            for row, (i, token) in enumerate(zip(rows, next_ids.tolist())):
+                if not done[row]:
+                    outputs[i].append(token)
+            if stop_id is not None:
+                done |= next_ids == stop_id
+            if done.all():
+                break
+            logits, _ = model(next_ids[:, None], cache=cache)
+    return outputs

@@ -156,17 +156,19 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.AdamW:
 
 def train(
     model,
-    train_ids: torch.Tensor,
-    val_ids: torch.Tensor,
+    train_ids: torch.Tensor | None,
+    val_ids: torch.Tensor | None,
     config: TrainConfig,
     batch_fn: Callable[[torch.Generator], Batch] | None = None,
+    eval_fn: Callable[..., float] | None = None,
 ) -> Iterator[dict]:
     """Train ``model`` in place, yielding metrics after every step.
 
     Each yielded dict has ``step``, ``train_loss``, ``lr``, ``tokens``, ``tokens_per_s``,
     ``elapsed`` and ``val_loss`` (None except at evaluation steps). The last one also has
     ``done=True`` and the val loss on the whole val split. ``batch_fn(generator)`` replaces the
-    random corpus windows (e.g. padded chat conversations).
+    random corpus windows (e.g. padded chat conversations); ``eval_fn(model, max_tokens)``
+    replaces the val loss on ``val_ids`` (e.g. the loss on held-out assistant replies only).
 
     Under ``torchrun`` (a process group is initialised) the model is wrapped in
     DistributedDataParallel: each process draws its own batches (seed + rank) and gradients are
@@ -179,6 +181,8 @@ def train(
     seq_len = config.seq_len or default_seq_len(model)
     if batch_fn is None:
         batch_fn = lambda g: get_batch(train_ids, config.batch_size, seq_len, g)  # noqa: E731
+    if eval_fn is None:
+        eval_fn = lambda m, max_tokens=None: evaluate(m, val_ids, max_tokens=max_tokens)  # noqa: E731
     device = resolve_device(config.device)
     model.to(device)
     # DDP averages gradients across processes during backward; the optimizer sees the plain model
@@ -215,10 +219,10 @@ def train(
             last = step == max_steps or out_of_time
             val_loss = None
             if last:
-                val_loss = evaluate(model, val_ids)
+                val_loss = eval_fn(model)
                 model.train()
             elif step % config.eval_interval == 0:
-                val_loss = evaluate(model, val_ids, max_tokens=config.eval_tokens)
+                val_loss = eval_fn(model, max_tokens=config.eval_tokens)
                 model.train()
             yield {
                 "step": step, "train_loss": loss.item(), "val_loss": val_loss, "lr": lr, "tokens": tokens,
