@@ -260,7 +260,21 @@ def generate_alphabet(n_sequences: int, min_len: int, max_len: int, seed: int) -
     return sequences
 
 
-GENERATORS = {"alphabet": generate_alphabet}  # generator name in the yaml -> function
+def generate_chat_facts(n_lines: int, seed: int, split_seed: int) -> list[str]:
+    """The chat tasks' training facts as sentences, the base chat model's pretraining text.
+
+    ``split_seed`` is ``ChatTasks``'s seed: the facts held out for evaluating the chat model are
+    never written (see ``tinylm.chat_tasks``).
+
+    >>> generate_chat_facts(6, seed=0, split_seed=0)[4:]
+    ['Subtract 15 from 18. 3', '17 is the bigger of 17 and 10.']
+    """
+    from .chat_tasks import ChatTasks  # the chat tasks are only needed for this data set
+
+    return ChatTasks(seed=split_seed).facts_text(n_lines, seed=seed)
+
+
+GENERATORS = {"alphabet": generate_alphabet, "chat_facts": generate_chat_facts}  # yaml name -> function
 
 
 def text_fingerprint(text: str) -> str:
