@@ -8,7 +8,8 @@ from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.sample import generate, prompt_ids
 from tinylm.train import evaluate
 
-SHIPPED = ["alphabet-gpt", "names-mlp", "phrases-pt-mlp", "shakespeare-char-gpt"]
+SHIPPED = ["alphabet-gpt", "chat", "names-mlp", "phrases-pt-mlp", "shakespeare-char-gpt"]
+TRAINED_BY_PRESET = [name for name in SHIPPED if name != "chat"]  # chat: scripts/build_chat.sh (tests/test_chat.py)
 # the README's table: val loss on the whole val split must stay at or under these
 README_VAL_LOSS = {"shakespeare-char-gpt": 1.88, "names-mlp": 2.00, "alphabet-gpt": 0.66, "phrases-pt-mlp": 5.23}
 
@@ -18,7 +19,10 @@ def test_every_shipped_model_is_listed_and_loads():
     for name in SHIPPED:
         ckpt = load_pretrained(name)
         assert ckpt.model.config.vocab_size == ckpt.tokenizer.vocab_size
-        assert ckpt.info["command"].startswith(f"python -m tinylm train --preset {name}")
+        if name in TRAINED_BY_PRESET:
+            assert ckpt.info["command"].startswith(f"python -m tinylm train --preset {name}")
+    chat = load_pretrained("chat")
+    assert chat.info["stage"] == "rl" and chat.info["command_rl"].startswith("python -m tinylm rl")
 
 
 def test_each_user_gets_a_fresh_copy():
@@ -36,7 +40,7 @@ def test_alphabet_gpt_continues_K_with_the_alphabet():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", TRAINED_BY_PRESET)
 def test_shipped_model_meets_its_readme_val_loss(name):
     ckpt = load_pretrained(name)
     try:

@@ -113,9 +113,9 @@ TASK_WEIGHTS = tuple({"add": 2.0, "subtract": 2.0, "reverse": 1.5}.get(t.name, 1
 
 # --- small talk: a few fixed exchanges ---------------------------------------------------------
 HELLO = "Hello! Ask me about letters, words or small sums."
-WHO = "I am tinylm, a tiny language model. I know letters, words and small sums, and little else."
-CAN = ("I can give the letter after or before a letter, spell a word backwards or in capitals, "
-       "count its letters, and add, subtract or compare numbers up to 20.")
+# replies stay short: with the question and the template they must fit the 128-token context
+WHO = "I am tinylm, a tiny language model. I know letters, words and small sums."
+CAN = "Letters (after, before), words (backwards, capitals, length) and sums up to 20."
 SMALL_TALK: tuple[tuple[tuple[str, ...], str], ...] = (
     (("hi", "Hi!", "hello", "Hello", "Hello!", "hey", "Hey there", "good morning", "Good evening"), HELLO),
     (("who are you?", "Who are you?", "What are you?", "What is your name?", "what's your name?"), WHO),
@@ -280,6 +280,15 @@ class ChatTasks:
         if rng.random() < 0.15 and prompt[-1] in "?.":
             prompt = prompt[:-1]
         return Example(example.task, prompt, example.answer)
+
+    def demonstrations(self, n: int, seed: int = 0) -> list[Example]:
+        """A fixed set of ``n`` training examples: the SFT data someone would have had to write.
+
+        Supervised fine-tuning needs the answers written out, so in practice its data is a fixed,
+        limited set. RL needs only a checker, and can draw as many fresh prompts as it likes.
+        """
+        rng = random.Random(seed)
+        return [self.sample(rng) for _ in range(n)]
 
     def eval_set(self, per_task: int = 100, out_of_scope: int = 200) -> list[Example]:
         """Held-out prompts: ``per_task`` per checkable task and ``out_of_scope`` questions.

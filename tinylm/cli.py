@@ -19,14 +19,20 @@ import torch
 import torch.distributed as dist
 
 from . import hf
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data import load_corpus
+from .chat import ChatFormatError, example_messages, parse_jsonl, reply_stream, sft, task_draw
+from .chat_tasks import ChatTasks
 from .presets import PRESETS, get_preset
+from .rl import RLConfig, evaluate_chat, rejection_sampling
 from .runs import RunConfig, prepare_run, save_run, train_run
 from .sample import TextStream, generate, prompt_ids
 from .models import model_kind
 from .tokenizer import KINDS, build_tokenizer
-from .train import TrainConfig, evaluate
+from .train import TrainConfig, evaluate, seed_everything
+
+
+RL_DEFAULTS = RLConfig()
 
 
 def _json_line(obj: dict) -> None:
@@ -165,6 +171,179 @@ def cmd_sample(args) -> None:
     sys.stdout.write("\n")
 
 
+# --- chat: sft, rl, chat, eval-chat (tinylm/chat.py, tinylm/rl.py) ---------------------------
+def _chat_val(tasks) -> list:
+    """Held-out conversations for the masked val loss (a small slice of the eval set)."""
+    return [example_messages(e) for e in tasks.eval_set(per_task=20, out_of_scope=40)]
+
+
+def cmd_sft(args) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ckpt = load_checkpoint(args.base)
+    tasks = ChatTasks(seed=args.split_seed)
+    user = []
+    if args.data:
+        with open(args.data, encoding="utf-8") as f:
+            parsed = parse_jsonl(f.read())
+        for error in parsed.errors:
+            sys.stderr.write(f"warning: {args.data} {error} (skipped)\n")
+        if not parsed.conversations:
+            raise SystemExit(f"error: {args.data} has no usable conversations")
+        user = parsed.conversations
+        unknown = {s.text for c in user for m in c for s in ckpt.tokenizer.spans(m["content"], allow_special=False)
+                   if s.unknown}
+        if unknown:
+            shown = ", ".join(repr(u) for u in sorted(unknown)[:20])
+            sys.stderr.write(f"warning: not in the model's vocabulary, read as <|unk|>: {shown}\n")
+    demos = tasks.demonstrations(args.demos, seed=args.seed) if args.demos else None
+    draw = task_draw(tasks, user, user_share=args.user_share if user else 0.0, demos=demos)
+    config = TrainConfig(max_steps=args.steps, max_seconds=args.max_seconds, batch_size=args.batch_size,
+                         learning_rate=args.lr, warmup_steps=50, eval_interval=args.eval_interval, seed=args.seed,
+                         device=args.device)
+    seed_everything(args.seed)
+    metrics = []
+    for m in sft(ckpt.model, ckpt.tokenizer, draw, config, _chat_val(tasks)):
+        metrics.append(m)
+        if not args.quiet and (m["step"] % 20 == 0 or m["val_loss"] is not None):
+            _progress(m["step"], config.max_steps, m)
+    sys.stderr.write("\n")
+    last = metrics[-1]
+    info = {**ckpt.info, "name": args.name or "chat-sft", "base": str(args.base), "stage": "sft", "demos": args.demos,
+            "steps": last["step"], "seconds": round(last["elapsed"], 2), "val_loss": round(last["val_loss"], 4),
+            "split_seed": args.split_seed, "command": "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+    save_checkpoint(args.out, ckpt.model, ckpt.tokenizer, metrics, **info)
+    _json_line({"val_loss": info["val_loss"], "steps": last["step"], "seconds": info["seconds"],
+                "tokens_per_s": round(last["tokens_per_s"]), "user_conversations": len(user), "out": str(args.out)})
+
+
+def cmd_rl(args) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ckpt = load_checkpoint(args.ckpt)
+    tasks = ChatTasks(seed=ckpt.info.get("split_seed", 0))
+    config = RLConfig(rounds=args.rounds, prompts_per_round=args.prompts, samples_per_prompt=args.samples,
+                      temperature=args.temperature, steps_per_round=args.steps, batch_size=args.batch_size,
+                      learning_rate=args.lr, seed=args.seed)
+    started = time.perf_counter()
+    rounds, metrics = [], []
+    for m in rejection_sampling(ckpt.model, ckpt.tokenizer, tasks, config, _chat_val(tasks)):
+        if "pass_at_1" in m:
+            rounds.append(m)
+            sys.stderr.write(f"round {m['round']}: pass@1 {m['pass_at_1']:.3f}, pass@{config.samples_per_prompt} "
+                             f"{m['pass_at_k']:.3f}, kept {m['kept']}/{m['prompts']} prompts "
+                             f"({m['frontier']} sometimes wrong)\n")
+        else:
+            metrics.append(m)
+    seconds = round(time.perf_counter() - started, 2)
+    info = {**ckpt.info, "name": args.name or "chat", "stage": "rl", "rl": rounds, "seconds_rl": seconds,
+            "command_rl": "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+    save_checkpoint(args.out, ckpt.model, ckpt.tokenizer, ckpt.metrics + metrics, **info)
+    _json_line({"rounds": rounds, "seconds": seconds, "out": str(args.out)})
+
+
+def cmd_eval_chat(args) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ckpt = load_checkpoint(args.ckpt)
+    tasks = ChatTasks(seed=ckpt.info.get("split_seed", 0))
+    started = time.perf_counter()
+    result = evaluate_chat(ckpt.model, ckpt.tokenizer, tasks.eval_set(args.per_task, args.out_of_scope),
+                           unseen=tasks.unseen_number_set(), sampled_seed=args.seed)
+    for mistake in result.pop("mistakes")[:args.show_mistakes]:
+        sys.stderr.write(f"{mistake['task']}: {mistake['prompt']!r} -> {mistake['reply']!r} (expected {mistake['expected']!r})\n")
+    _json_line({**result, "seconds": round(time.perf_counter() - started, 2), "ckpt": str(args.ckpt)})
+
+
+def cmd_chat(args) -> None:
+    ckpt = load_checkpoint(args.ckpt)
+    tok = ckpt.tokenizer
+    messages = []
+    print(f"Chatting with {ckpt.name} ({tok.kind} tokens). Empty line or Ctrl-D ends.", file=sys.stderr)
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        messages.append({"role": "user", "content": question})
+        sys.stdout.write("bot> ")
+        ids = []
+        stream = TextStream(tok, [])
+        end = tok.token_to_id("<|im_end|>")
+        try:
+            for token in reply_stream(ckpt.model, tok, messages, args.max_new_tokens, args.temperature, args.top_k,
+                                      args.top_p, seed=args.seed):
+                if token.id == end:
+                    break
+                ids.append(token.id)
+                sys.stdout.write(stream.push(token.id))
+                sys.stdout.flush()
+        except ChatFormatError as err:  # e.g. a chat special token typed as text: say so, go on
+            print(f"(cannot send that: {err})")
+            messages.pop()
+            continue
+        sys.stdout.write("\n")
+        messages.append({"role": "assistant", "content": tok.decode(ids)})
+
+
+def add_chat_commands(subparsers) -> None:
+    """Add ``sft``, ``rl``, ``eval-chat`` and ``chat``: the chat model's pipeline."""
+    p = subparsers.add_parser("sft", help="fine-tune a base model on conversations (generated + your JSONL)")
+    p.add_argument("--base", required=True, help="the pretrained checkpoint to start from")
+    p.add_argument("--out", required=True)
+    p.add_argument("--data", help='your JSONL: {"input": ..., "output": ...} or {"messages": [...]} per line')
+    p.add_argument("--user-share", type=float, default=0.5, help="share of batches' conversations taken from --data")
+    p.add_argument("--demos", type=int, default=0,
+                   help="train on a fixed set of this many generated conversations (0 = a fresh one every time)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--max-seconds", type=float, help="wall-clock budget; the LR schedule follows it")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--eval-interval", type=int, default=500)
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/held-out split of the chat tasks")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", help="the checkpoint's name (default chat-sft)")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_sft)
+
+    p = subparsers.add_parser("rl", help="RL by rejection sampling on the checkable tasks")
+    p.add_argument("--ckpt", required=True, help="an SFT checkpoint")
+    p.add_argument("--out", required=True)
+    p.add_argument("--rounds", type=int, default=RL_DEFAULTS.rounds)
+    p.add_argument("--prompts", type=int, default=RL_DEFAULTS.prompts_per_round, help="prompts per round")
+    p.add_argument("--samples", type=int, default=RL_DEFAULTS.samples_per_prompt, help="answers sampled per prompt")
+    p.add_argument("--temperature", type=float, default=RL_DEFAULTS.temperature)
+    p.add_argument("--steps", type=int, default=RL_DEFAULTS.steps_per_round, help="fine-tuning steps per round")
+    p.add_argument("--batch-size", type=int, default=RL_DEFAULTS.batch_size)
+    p.add_argument("--lr", type=float, default=RL_DEFAULTS.learning_rate)
+    p.add_argument("--seed", type=int, default=RL_DEFAULTS.seed)
+    p.add_argument("--name", help="the checkpoint's name (default chat)")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_rl)
+
+    p = subparsers.add_parser("eval-chat", help="exact match on held-out prompts; the last line is JSON")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--per-task", type=int, default=100, help="held-out prompts per task")
+    p.add_argument("--out-of-scope", type=int, default=200, help="held-out out-of-scope questions")
+    p.add_argument("--show-mistakes", type=int, default=10, help="print this many wrong answers to stderr")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sampled (temperature 1) answers")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_eval_chat)
+
+    p = subparsers.add_parser("chat", help="talk to a chat model in the terminal")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--max-new-tokens", type=int, default=120)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_chat)
+
+
 # --- Hugging Face: export, push, fine-tune with transformers (tinylm/hf.py) ------------------
 def cmd_export(args) -> None:
     ckpt = load_checkpoint(args.ckpt)
@@ -267,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_sample)
 
+    add_chat_commands(sub)
     add_hf_commands(sub)
     return parser
 

@@ -1,0 +1,317 @@
+"""The chat library: template and loss mask, user JSONL, generated tasks, SFT, RL and eval-chat."""
+
+import json
+import random
+import string
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tinylm.chat import (
+    ChatFormatError,
+    finetune,
+    masked_loss,
+    pad_batch,
+    parse_jsonl,
+    render_conversation,
+    render_for_reply,
+    reply_stream,
+    reply_text,
+    sft_batches,
+    task_draw,
+)
+from tinylm.chat_tasks import IDK, TASK_NAMES, TASKS, ChatTasks, Example, is_correct
+from tinylm.checkpoint import save_checkpoint
+from tinylm.models import build_model
+from tinylm.pretrained import list_pretrained
+from tinylm.rl import RLConfig, evaluate_chat, rejection_sampling
+from tinylm.sample import generate, generate_batch
+from tinylm.tokenizer import CharTokenizer
+from tinylm.train import TrainConfig, seed_everything
+
+from conftest import REPO
+
+TWO_TURNS = [
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "yo"},
+    {"role": "user", "content": "2+3"},
+    {"role": "assistant", "content": "5"},
+]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return CharTokenizer.from_corpus(string.printable)
+
+
+def tiny_model(tok, block_size=128):
+    seed_everything(0)
+    return build_model("gpt", vocab_size=tok.vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=32)
+
+
+# --- template ------------------------------------------------------------------------------------
+def test_two_turn_template_ids_and_mask(tok):
+    ids, mask = render_conversation(tok, TWO_TURNS)
+    text = ("<|im_start|>user<|im_sep|>hi<|im_end|><|im_start|>assistant<|im_sep|>yo<|im_end|>"
+            "<|im_start|>user<|im_sep|>2+3<|im_end|><|im_start|>assistant<|im_sep|>5<|im_end|>")
+    assert ids == tok.encode(text)
+    specials = [tok.token_to_id(s) for s in ("<|im_start|>", "<|im_sep|>", "<|im_end|>")]
+    assert all(i in ids for i in specials)  # each special is one id
+    # exactly the assistant's replies and their <|im_end|> are trained on
+    trained = [tok.decode([i]) for i, m in zip(ids, mask) if m]
+    assert trained == ["y", "o", "<|im_end|>", "5", "<|im_end|>"]
+    assert len(mask) == len(ids)
+
+
+def test_pad_batch_pad_is_never_a_target(tok):
+    rows = [render_conversation(tok, TWO_TURNS), render_conversation(tok, TWO_TURNS[:2])]
+    x, y = pad_batch(rows, tok.pad_id, block_size=128)
+    assert x.shape == y.shape == (2, len(rows[0][0]) - 1)
+    assert (x[1, len(rows[1][0]) - 1:] == tok.pad_id).all()  # the short row is right-padded
+    assert (y[x == tok.pad_id] == -1).all()
+    assert not (y == tok.pad_id).any()
+    ids, mask = rows[0]
+    # y[t] is ids[t + 1] where that token is the assistant's, else -1
+    expected = [i if m else -1 for i, m in zip(ids[1:], mask[1:])]
+    assert y[0].tolist() == expected
+
+
+def test_render_for_reply_drops_oldest_messages_to_fit(tok):
+    ids = render_for_reply(tok, TWO_TURNS[:3])
+    assert tok.decode(ids).endswith("<|im_start|>user<|im_sep|>2+3<|im_end|><|im_start|>assistant<|im_sep|>")
+    short = render_for_reply(tok, TWO_TURNS[:3], block_size=30, room=4)
+    assert len(short) + 4 <= 30
+    assert tok.decode(short).startswith("<|im_start|>user<|im_sep|>2+3")  # the first exchange is gone
+
+
+def test_bad_messages_get_clear_errors(tok):
+    with pytest.raises(ChatFormatError, match="role"):
+        render_conversation(tok, [{"role": "robot", "content": "hi"}])
+    with pytest.raises(ChatFormatError, match="text"):
+        render_conversation(tok, [{"role": "user", "content": 3}])
+    with pytest.raises(ChatFormatError, match="special token"):
+        render_conversation(tok, [{"role": "user", "content": "hi<|im_end|>"}])
+    with pytest.raises(ChatFormatError, match="at least one"):
+        render_conversation(tok, [])
+
+
+# --- user JSONL ------------------------------------------------------------------------------
+def test_parse_jsonl_both_formats_and_numbered_errors():
+    text = "\n".join([
+        json.dumps({"input": "hi", "output": "hello"}),
+        "{not json",
+        json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}),
+        "",
+        json.dumps({"messages": [{"role": "user", "content": "only a question"}]}),
+        json.dumps({"input": "x"}),
+        json.dumps({"messages": [{"role": "wizard", "content": "a"}, {"role": "assistant", "content": "b"}]}),
+        json.dumps([1, 2]),
+    ])
+    parsed = parse_jsonl(text)
+    assert [c[-1]["content"] for c in parsed.conversations] == ["hello", "b"]
+    assert [e.split(":")[0] for e in parsed.errors] == ["line 2", "line 5", "line 6", "line 7", "line 8"]
+    assert "last message must be the assistant" in parsed.errors[1]
+    assert "wizard" in parsed.errors[3]
+
+
+# --- generated data --------------------------------------------------------------------------
+def test_answers_are_right():
+    by_name = {t.name: t for t in TASKS}
+    assert by_name["reverse"].answer(("horse",)) == "esroh"
+    assert by_name["count_letters"].answer(("horse",)) == "5"
+    assert by_name["letter_after"].answer(("k",)) == "l"
+    assert by_name["letter_before"].answer(("K",)) == "J"
+    assert by_name["add"].answer((13, 5)) == "18"
+    assert by_name["subtract"].answer((13, 5)) == "8"
+    assert by_name["bigger"].answer((3, 15)) == "15"
+    assert by_name["uppercase"].answer(("horse",)) == "HORSE"
+
+
+def test_held_out_prompts_never_appear_in_training():
+    tasks = ChatTasks()
+    rng = random.Random(0)
+    train = [tasks.sample(rng) for _ in range(30_000)]
+
+    def key(e):  # what training varies: the final punctuation, and the case of non-task prompts
+        return e.prompt.rstrip("?.") if e.checkable else e.prompt.rstrip("?.").lower()
+
+    train_prompts = {key(e) for e in train}
+    held_out = tasks.eval_set()
+    assert {e.task for e in held_out} == {*TASK_NAMES, "out_of_scope"}
+    assert not [e for e in held_out if key(e) in train_prompts]
+    # held-out words are never used by the word tasks, in any phrasing, nor in the pretraining text
+    word_tasks = {t.name for t in TASKS if t.kind == "word"}
+    train_text = " ".join(e.prompt for e in train if e.task in word_tasks) + " ".join(tasks.facts_text(20_000))
+    train_words = set(train_text.lower().replace(".", " ").replace("?", " ").split())
+    assert not tasks.eval_words & train_words
+    # the unseen number pairs are never asked, in any phrasing
+    unseen = {e.prompt for e in tasks.unseen_number_set()}
+    assert unseen and len(tasks.pairs_unseen) == 44
+    numbers = [e for e in train if e.task in ("add", "subtract", "bigger")]
+
+    def pair(prompt):  # the two numbers in (x, y) order; "Subtract y from x" names them backwards
+        numbers = tuple(int(w) for w in prompt.replace("?", " ").replace(".", " ").replace(",", " ").split() if w.isdigit())
+        return numbers[::-1] if prompt.startswith("Subtract") else numbers
+
+    asked = {pair(e.prompt) for e in numbers}
+    assert not asked & set(tasks.pairs_unseen)
+
+
+def test_sample_mixes_tasks_small_talk_and_out_of_scope():
+    tasks = ChatTasks()
+    rng = random.Random(1)
+    kinds = [tasks.sample(rng).task for _ in range(2000)]
+    assert set(kinds) == {*TASK_NAMES, "small_talk", "out_of_scope"}
+    assert 0.15 < kinds.count("out_of_scope") / len(kinds) < 0.25
+    assert all(e.answer == IDK for e in tasks.eval_set() if e.task == "out_of_scope")
+
+
+# --- SFT -------------------------------------------------------------------------------------
+def test_an_sft_step_lowers_the_loss_on_assistant_tokens_only(tok):
+    model = tiny_model(tok)
+    rows = [render_conversation(tok, TWO_TURNS)] * 8
+    x, y = pad_batch(rows, tok.pad_id, model.block_size)
+    _, loss = model(x, y)
+    # the loss is the mean over the assistant's tokens: the same as scoring just those positions
+    logits, _ = model(x)
+    keep = y != -1
+    by_hand = torch.nn.functional.cross_entropy(logits[keep], y[keep])
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
+    before = masked_loss(model, tok, [TWO_TURNS])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert masked_loss(model, tok, [TWO_TURNS]) < before
+
+
+def test_packed_sft_batches_keep_each_reply_a_target(tok):
+    tasks = ChatTasks()
+    batch_fn = sft_batches(tok, 128, 4, task_draw(tasks))
+    x, y = batch_fn(torch.Generator().manual_seed(0))
+    assert x.shape[1] <= 128
+    im_start, im_end = tok.token_to_id("<|im_start|>"), tok.token_to_id("<|im_end|>")
+    # each row holds whole exchanges (two messages each), and every reply's <|im_end|> is a target
+    exchanges = (x == im_start).sum(dim=1) / 2
+    assert (exchanges >= 1).all() and exchanges.max() >= 2  # packed
+    assert ((y == im_end).sum(dim=1) == exchanges).all()
+
+
+def test_finetune_learns_a_users_pair(tok):
+    model = tiny_model(tok)
+    pair = [{"role": "user", "content": "ping"}, {"role": "assistant", "content": "pong"}]
+    config = TrainConfig(max_steps=150, batch_size=16, learning_rate=3e-3, warmup_steps=10, eval_interval=1000)
+    metrics = list(finetune(model, tok, [pair], config, user_share=0.5))
+    assert metrics[-1]["done"] and metrics[-1]["val_loss"] < 0.5
+    reply = reply_text(tok, [t.id for t in reply_stream(model, tok, pair[:1], max_new_tokens=8)])
+    assert reply == "pong"
+    with pytest.raises(ValueError, match="at least one"):
+        next(finetune(model, tok, [], config))
+
+
+# --- generation, RL, eval --------------------------------------------------------------------
+def test_generate_batch_matches_one_at_a_time(tok):
+    model = tiny_model(tok)
+    prompts = [tok.encode("hello"), tok.encode("abc"), tok.encode("world"), tok.encode("xyz")]
+    batched = generate_batch(model, prompts, 10, temperature=0)
+    for ids, out in zip(prompts, batched):
+        assert out == [t.id for t in generate(model, ids, 10, temperature=0)]
+    stop = batched[0][3]
+    stopped = generate_batch(model, prompts[:1], 10, stop_id=stop)
+    assert stopped[0][-1] == stop and len(stopped[0]) <= 4
+
+
+def test_reply_stream_gives_alternatives(tok):
+    model = tiny_model(tok)
+    tokens = list(reply_stream(model, tok, [{"role": "user", "content": "hi"}], max_new_tokens=3, alternatives=5))
+    assert len(tokens) == 3
+    for t in tokens:
+        assert len(t.alternatives) == 5
+        assert t.alternatives[0][1] >= t.prob - 1e-6  # the likeliest comes first
+        assert sum(p for _, p in t.alternatives) <= 1 + 1e-6
+
+
+def test_evaluate_chat_scores_exact_match(tok, monkeypatch):
+    import tinylm.rl as rl
+
+    examples = [Example("add", "What is 2 + 3?", "5"), Example("add", "What is 2 + 4?", "6"),
+                Example("reverse", "Spell abc backwards.", "cba"), Example("out_of_scope", "Who is Pele?", IDK),
+                Example("out_of_scope", "Why?", IDK)]
+    replies = ["5", IDK, " cba ", IDK, "maybe"]
+    monkeypatch.setattr(rl, "answer_batch", lambda model, tok, prompts, n: replies)
+    result = evaluate_chat(None, tok, examples)
+    assert result["task_accuracy"] == {"reverse": 1.0, "add": 0.5}
+    assert result["mean_task_accuracy"] == 0.75
+    assert result["idk_rate_out_of_scope"] == 0.5
+    assert result["false_idk_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert is_correct(examples[2], " cba ")
+
+
+def test_rejection_sampling_keeps_only_correct_answers(tok, monkeypatch):
+    import tinylm.rl as rl
+
+    model = tiny_model(tok)
+    tasks = ChatTasks()
+    seen = []  # what the fine-tuning draws
+
+    def fake_rollouts(model, tokenizer, examples, samples, temperature, generator, max_new_tokens):
+        # the first sample of every other prompt is right, the rest wrong
+        return [[e.answer if i % 2 == 0 and s == 0 else "nope" for s in range(samples)] for i, e in enumerate(examples)]
+
+    def fake_sft(model, tokenizer, draw, config, val):
+        seen.extend(draw(random.Random(k)) for k in range(50))
+        yield {"step": 1, "train_loss": 0.0, "val_loss": None}
+
+    monkeypatch.setattr(rl, "rollouts", fake_rollouts)
+    monkeypatch.setattr(rl, "sft", fake_sft)
+    config = RLConfig(rounds=2, prompts_per_round=10, samples_per_prompt=4, steps_per_round=1)
+    out = list(rejection_sampling(model, tok, tasks, config, val=[]))
+    rounds = [m for m in out if "pass_at_1" in m]
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert rounds[0]["pass_at_1"] == pytest.approx(5 / 40) and rounds[0]["pass_at_k"] == 0.5
+    assert rounds[0]["kept"] == 5 and rounds[0]["frontier"] == 5
+    assert all(m[-1]["content"] != "nope" for m in seen)
+
+
+def test_rl_round_runs_for_real(tok):
+    model = tiny_model(tok)
+    config = RLConfig(rounds=1, prompts_per_round=8, samples_per_prompt=2, steps_per_round=2, batch_size=4)
+    out = list(rejection_sampling(model, tok, ChatTasks(), config, val=[TWO_TURNS]))
+    assert 0 <= out[0]["pass_at_1"] <= out[0]["pass_at_k"] <= 1
+
+
+# --- the command line and the shipped model ---------------------------------------------------
+def run_cli(*args, timeout=300):
+    result = subprocess.run([sys.executable, "-m", "tinylm", *args], cwd=REPO, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
+    base = tmp_path / "base"
+    save_checkpoint(base, tiny_model(tok), tok, [], name="tiny-base")
+    data = tmp_path / "mine.jsonl"
+    data.write_text('{"input": "ping", "output": "pong"}\nbroken\n')
+    sft = run_cli("sft", "--base", str(base), "--out", str(tmp_path / "sft"), "--steps", "3", "--batch-size", "4",
+                  "--data", str(data), "--quiet", "--threads", "1")
+    assert "line 2" in sft.stderr  # the bad line is reported, the good one used
+    assert json.loads(sft.stdout.splitlines()[-1])["user_conversations"] == 1
+    run_cli("rl", "--ckpt", str(tmp_path / "sft"), "--out", str(tmp_path / "rl"), "--rounds", "1", "--prompts", "4",
+            "--samples", "2", "--steps", "2", "--batch-size", "4", "--threads", "1")
+    out = run_cli("eval-chat", "--ckpt", str(tmp_path / "rl"), "--per-task", "3", "--out-of-scope", "4", "--threads", "1")
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert set(result["task_accuracy"]) == set(TASK_NAMES)
+    for key in ("mean_task_accuracy", "idk_rate_out_of_scope", "false_idk_rate"):
+        assert 0 <= result[key] <= 1
+
+
+@pytest.mark.skipif("chat" not in list_pretrained(), reason="the shipped chat model is not built yet")
+def test_eval_chat_on_the_shipped_model_meets_the_targets():
+    out = run_cli("eval-chat", "--ckpt", str(REPO / "tinylm" / "pretrained" / "chat"), "--threads", "1")
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["mean_task_accuracy"] >= 0.9
+    assert result["idk_rate_out_of_scope"] >= 0.9
+    assert result["false_idk_rate"] <= 0.05
