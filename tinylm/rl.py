@@ -38,7 +38,7 @@ class RLConfig:
     temperature: float = 1.0  # sampling temperature of those answers (1 = the model's own distribution)
     steps_per_round: int = 100  # fine-tuning steps on the kept answers (about two passes over them)
     batch_size: int = 32  # conversations per fine-tuning step
-    learning_rate: float = 1e-4  # SFT's final rate: higher rates undo more than they add
+    learning_rate: float = 2e-4  # a fifth of SFT's: this polishes, it does not teach anew
     max_new_tokens: int = 24  # longest answer sampled (the checkable answers are short)
     seed: int = 0  # seeds the prompts, the sampling and the batches
 
