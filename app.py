@@ -15,7 +15,7 @@ if os.environ.get("SPACE_ID"):  # on a Space, requests reach the app from outsid
 
 import gradio as gr
 
-from spaces import hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, weights_tab
+from spaces import chat_tab, hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, weights_tab
 from spaces.session import launch, model_state
 
 INTRO = """# tinylm
@@ -29,6 +29,8 @@ trains on a CPU in seconds to minutes, so you can watch each idea work.
   memory without training, and watch the next-token distribution move.
 - **Inspect**: what the model gets wrong, how surprised it is by each token, its embeddings, attention,
   and the loss surface around its weights.
+- **Chat**: talk to a tiny chat model, see the template and which tokens it is trained on, and fine-tune
+  it on your own conversations.
 """
 
 with gr.Blocks(title="tinylm") as demo:
@@ -46,6 +48,8 @@ with gr.Blocks(title="tinylm") as demo:
         weights_tab.build(state)
     with gr.Tab("Inspect"):
         inspect_tab.build(state)
+    with gr.Tab("Chat"):
+        chat_tab.build()  # its chat models are its own, not the shared state
 
 if __name__ == "__main__":
     launch(demo)

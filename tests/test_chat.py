@@ -5,6 +5,7 @@ import random
 import string
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +23,7 @@ from tinylm.chat import (
     sft_batches,
     task_draw,
 )
-from tinylm.chat_tasks import IDK, TASK_NAMES, TASKS, ChatTasks, Example, is_correct
+from tinylm.chat_tasks import HELLO, IDK, SMALL_TALK, TASK_NAMES, TASKS, ChatTasks, Example, is_correct
 from tinylm.checkpoint import save_checkpoint
 from tinylm.models import build_model
 from tinylm.pretrained import list_pretrained
@@ -31,7 +32,8 @@ from tinylm.sample import generate, generate_batch
 from tinylm.tokenizer import CharTokenizer
 from tinylm.train import TrainConfig, seed_everything
 
-from conftest import REPO
+
+REPO = Path(__file__).resolve().parent.parent
 
 TWO_TURNS = [
     {"role": "user", "content": "hi"},
@@ -239,9 +241,12 @@ def test_evaluate_chat_scores_exact_match(tok, monkeypatch):
     examples = [Example("add", "What is 2 + 3?", "5"), Example("add", "What is 2 + 4?", "6"),
                 Example("reverse", "Spell abc backwards.", "cba"), Example("out_of_scope", "Who is Pele?", IDK),
                 Example("out_of_scope", "Why?", IDK)]
-    replies = ["5", IDK, " cba ", IDK, "maybe"]
-    monkeypatch.setattr(rl, "answer_batch", lambda model, tok, prompts, n: replies)
+    replies = dict(zip([e.prompt for e in examples], ["5", IDK, " cba ", IDK, "maybe"]))
+    replies["hi"] = HELLO  # small talk: of the trained prompts only "hi" is answered right
+    monkeypatch.setattr(rl, "answer_batch", lambda model, tok, prompts, n: [replies.get(p, "") for p in prompts])
     result = evaluate_chat(None, tok, examples)
+    n_talk = sum(len(prompts) for prompts, _ in SMALL_TALK)
+    assert result["small_talk_trained_prompts"] == round(1 / n_talk, 4)
     assert result["task_accuracy"] == {"reverse": 1.0, "add": 0.5}
     assert result["mean_task_accuracy"] == 0.75
     assert result["idk_rate_out_of_scope"] == 0.5
@@ -315,3 +320,4 @@ def test_eval_chat_on_the_shipped_model_meets_the_targets():
     assert result["mean_task_accuracy"] >= 0.9
     assert result["idk_rate_out_of_scope"] >= 0.9
     assert result["false_idk_rate"] <= 0.05
+    assert result["small_talk_trained_prompts"] >= 0.9

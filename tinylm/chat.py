@@ -272,11 +272,20 @@ def sft(model, tokenizer: Tokenizer, draw: Callable[[random.Random], list[Messag
 
 
 # --- replies -----------------------------------------------------------------------------------
+def reply_room(block_size: int, max_new_tokens: int) -> int:
+    """Context kept free for the reply: up to a quarter of it (a longer reply slides the window on).
+
+    >>> reply_room(128, 160), reply_room(128, 10)
+    (32, 10)
+    """
+    return min(max_new_tokens, block_size // 4)
+
+
 def reply_stream(model, tokenizer: Tokenizer, messages: list[Message], max_new_tokens: int = 80,
                  temperature: float = 0.0, top_k: int | None = None, top_p: float | None = None,
                  seed: int | None = None, alternatives: int = 0) -> Iterator[SampledToken]:
     """The assistant's next reply, token by token (stops after ``<|im_end|>``, which is yielded)."""
-    ids = render_for_reply(tokenizer, messages, model.block_size, room=min(max_new_tokens, model.block_size // 2))
+    ids = render_for_reply(tokenizer, messages, model.block_size, room=reply_room(model.block_size, max_new_tokens))
     end = tokenizer.token_to_id(IM_END)
     yield from generate(model, ids, max_new_tokens, temperature, top_k, top_p, seed=seed, stop_ids=[end],
                         alternatives=alternatives)
@@ -291,8 +300,9 @@ def reply_text(tokenizer: Tokenizer, token_ids: Iterable[int]) -> str:
 def answer_batch(model, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int = 32,
                  temperature: float = 0.0, generator: torch.Generator | None = None) -> list[str]:
     """One-turn replies to many prompts at once (batched generation with a KV cache)."""
-    ids = [render_for_reply(tokenizer, [{"role": "user", "content": p}], model.block_size, max_new_tokens)
-           for p in prompts]
+    # room for a short reply; a longer one stops where the context is full
+    ids = [render_for_reply(tokenizer, [{"role": "user", "content": p}], model.block_size,
+                            reply_room(model.block_size, max_new_tokens)) for p in prompts]
     end = tokenizer.token_to_id(IM_END)
     outs = generate_batch(model, ids, max_new_tokens, temperature=temperature, stop_id=end, generator=generator)
     return [reply_text(tokenizer, out) for out in outs]

@@ -182,8 +182,8 @@ def generate_batch(model, prompts: list[list[int]], max_new_tokens: int, tempera
     """Continue many prompts at once; returns each one's new ids (up to and including ``stop_id``).
 
     Prompts of equal length run as one batch through a KV cache (no padding, so every row sees
-    exactly what it would alone). Each row stops at ``stop_id``; the batch stops when all have.
-    The prompt plus ``max_new_tokens`` must fit in the model's ``block_size``. A GPT only.
+    exactly what it would alone). Each row stops at ``stop_id``; the batch stops when all have,
+    or when the context (``block_size``) is full. A GPT only.
     """
     model.eval()
     outputs: list[list[int]] = [[] for _ in prompts]
@@ -191,14 +191,14 @@ def generate_batch(model, prompts: list[list[int]], max_new_tokens: int, tempera
     for i, ids in enumerate(prompts):
         if not ids:
             raise ValueError("need at least one token of context")
-        if len(ids) + max_new_tokens > model.block_size:
-            raise ValueError(f"prompt {i} ({len(ids)} tokens) + {max_new_tokens} new tokens exceeds block_size {model.block_size}")
+        if len(ids) >= model.block_size:
+            raise ValueError(f"prompt {i} has {len(ids)} tokens, no room left in block_size {model.block_size}")
         by_length.setdefault(len(ids), []).append(i)
-    for rows in by_length.values():
+    for length, rows in by_length.items():
         cache = KVCache(len(model.transformer.h))
         logits, _ = model(torch.tensor([prompts[i] for i in rows]), cache=cache)  # (B, T, V)
         done = torch.zeros(len(rows), dtype=torch.bool)
-        for _ in range(max_new_tokens):
+        for _ in range(min(max_new_tokens, model.block_size - length)):
             last = logits[:, -1].float()  # (B, V)
             if temperature == 0:
                 next_ids = last.argmax(dim=-1)

@@ -1,0 +1,87 @@
+"""The Chat tab in headless Chromium: a two-turn chat in the real app (``app.demo``), the way a
+visitor types it, then the token view of the conversation.
+
+With the shipped chat model (``tinylm/pretrained/chat``) the second answer must be right; until
+that model exists, an untrained stand-in answers (noise, but two replies all the same). Needs
+Debian's Chromium and pip's playwright (never ``playwright install``); skips without them.
+Screenshots go to /tmp/screens/ for a human to look at.
+"""
+
+import copy
+import string
+from pathlib import Path
+
+import pytest
+
+from tinylm.pretrained import list_pretrained
+
+pytestmark = pytest.mark.browser
+
+SCREENS = Path("/tmp/screens")
+SHIPPED = "chat" in list_pretrained()
+
+
+def stand_in():
+    """An untrained one-layer GPT on the printable characters, for when no chat model ships yet."""
+    import torch
+
+    from tinylm.checkpoint import Checkpoint
+    from tinylm.models import build_model
+    from tinylm.tokenizer import CharTokenizer
+
+    torch.manual_seed(0)
+    tok = CharTokenizer.from_corpus(string.printable)
+    model = build_model("gpt", vocab_size=tok.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=16)
+    return Checkpoint(model, tok, {"name": "tiny-chat"})
+
+
+@pytest.fixture(scope="module")
+def page(browser, serve):
+    import app
+    from spaces import chat_tab
+
+    with pytest.MonkeyPatch.context() as patch:
+        if not SHIPPED:
+            model = stand_in()
+            patch.setattr(chat_tab, "load_pretrained", lambda name: copy.deepcopy(model))
+        url = serve(app.demo)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        SCREENS.mkdir(parents=True, exist_ok=True)
+        yield page
+        page.close()
+
+
+def send(page, text: str, messages: int) -> None:
+    """Type a message, press Enter, and wait until the token view shows the whole conversation."""
+    box = page.locator("#chat-message textarea")
+    box.fill(text)
+    box.press("Enter")
+    page.wait_for_function(f"() => document.querySelector('#chat-tokens').innerText.includes('{messages} messages')")
+
+
+def test_a_two_turn_chat(page):
+    page.get_by_role("tab", name="Chat").click()
+    send(page, "hi", messages=2)
+    send(page, "What is 2 + 3?", messages=4)
+    bot = page.locator('#chat-bot [data-testid="bot"]')
+    user = page.locator('#chat-bot [data-testid="user"]')
+    assert [user.nth(i).inner_text().strip() for i in range(user.count())] == ["hi", "What is 2 + 3?"]
+    replies = [bot.nth(i).inner_text().strip() for i in range(bot.count())]
+    assert len(replies) == 2 and all(replies), replies
+    if SHIPPED:
+        assert replies[1] == "5"
+    assert page.locator("#chat-message textarea").input_value() == ""  # the box is ready for the next one
+    # the token view: the template's special tokens, and the assistant's tokens marked as trained on
+    assert page.locator("#chat-tokens .chat-tokens .t.special").count() == 4 * 3  # start, sep, end for each message
+    assert page.locator("#chat-tokens .chat-tokens .t.trained").count() >= 2 + 2  # each reply's tokens and its <|im_end|>
+    assert page.locator("#chat-tokens .chat-tokens .t.user").first.inner_text() == "h"
+    page.screenshot(path=str(SCREENS / "chat.png"), full_page=True)
+
+
+def test_an_empty_message_is_refused_with_a_message(page):
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.get_by_text("Type a message first").first.wait_for()
+    assert page.locator('#chat-bot [data-testid="bot"]').count() == 2  # the chat is as it was
