@@ -26,7 +26,7 @@ from typing import Iterator
 import torch
 
 from .chat import answer_batch, example_messages, sft
-from .chat_tasks import TASK_NAMES, ChatTasks, Example, is_correct, is_idk
+from .chat_tasks import SMALL_TALK, TASK_NAMES, ChatTasks, Example, is_correct, is_idk
 from .train import TrainConfig
 
 
@@ -39,7 +39,7 @@ class RLConfig:
     steps_per_round: int = 100  # fine-tuning steps on the kept answers (about two passes over them)
     batch_size: int = 32  # conversations per fine-tuning step
     learning_rate: float = 2e-4  # a fifth of SFT's: this polishes, it does not teach anew
-    max_new_tokens: int = 24  # longest answer sampled (the checkable answers are short)
+    max_new_tokens: int = 96  # longest answer sampled (small talk's replies are the longest)
     seed: int = 0  # seeds the prompts, the sampling and the batches
 
 
@@ -58,8 +58,9 @@ def rejection_sampling(model, tokenizer, tasks: ChatTasks, config: RLConfig, val
     generator = torch.Generator().manual_seed(config.seed)
     for round_ in range(1, config.rounds + 1):
         rng = random.Random(config.seed * 1000 + round_)
-        # checkable prompts and out-of-scope ones (right = "I do not know."); no small talk
-        examples = [tasks.sample(rng, small_talk=0.0) for _ in range(config.prompts_per_round)]
+        # the same mix as SFT: checkable prompts, out-of-scope ones (right = "I do not know.") and
+        # small talk (right = its one reply); leaving a kind out lets the model forget it
+        examples = [tasks.sample(rng) for _ in range(config.prompts_per_round)]
         answers = rollouts(model, tokenizer, examples, config.samples_per_prompt, config.temperature, generator,
                            config.max_new_tokens)
         rewards = [[is_correct(e, a) for a in group] for e, group in zip(examples, answers)]
@@ -112,6 +113,10 @@ def evaluate_chat(model, tokenizer, examples: list[Example], max_new_tokens: int
     for example, reply in zip(unseen, unseen_replies):
         rule.setdefault(example.task, []).append(is_correct(example, reply))
     extra = {"unseen_number_pairs": {t: round(sum(v) / len(v), 4) for t, v in rule.items()}} if unseen else {}
+    # small talk has no held-out prompts: these are the trained ones, a check that none was forgotten
+    talk = [Example("small_talk", p, reply) for prompts, reply in SMALL_TALK for p in prompts]
+    talk_replies = answer_batch(model, tokenizer, [e.prompt for e in talk], 96)
+    extra["small_talk_trained_prompts"] = round(sum(map(is_correct, talk, talk_replies)) / len(talk), 4)
     if sampled_seed is not None:
         checkable = [e for e in examples if e.checkable]
         generator = torch.Generator().manual_seed(sampled_seed)
