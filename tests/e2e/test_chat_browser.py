@@ -64,14 +64,14 @@ def send(page, text: str, messages: int) -> None:
 def test_a_two_turn_chat(page):
     page.get_by_role("tab", name="Chat").click()
     send(page, "hi", messages=2)
-    send(page, "What is 2 + 3?", messages=4)
+    send(page, "Spell horse backwards.", messages=4)
     bot = page.locator('#chat-bot [data-testid="bot"]')
     user = page.locator('#chat-bot [data-testid="user"]')
-    assert [user.nth(i).inner_text().strip() for i in range(user.count())] == ["hi", "What is 2 + 3?"]
+    assert [user.nth(i).inner_text().strip() for i in range(user.count())] == ["hi", "Spell horse backwards."]
     replies = [bot.nth(i).inner_text().strip() for i in range(bot.count())]
     assert len(replies) == 2 and all(replies), replies
     if SHIPPED:
-        assert replies[1] == "5"
+        assert replies[1] == "esroh"
     assert page.locator("#chat-message textarea").input_value() == ""  # the box is ready for the next one
     # the token view: the template's special tokens, and the assistant's tokens marked as trained on
     assert page.locator("#chat-tokens .chat-tokens .t.special").count() == 4 * 3  # start, sep, end for each message
