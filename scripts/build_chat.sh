@@ -2,7 +2,7 @@
 # Build the shipped chat model from nothing: base pretraining -> SFT -> RL, with an evaluation
 # after SFT and after RL. Every stage counts steps, not seconds, so the numbers reproduce.
 #
-#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; 10-20 minutes on a 2-core CPU, see the README)
+#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about 12 minutes on a 2-core CPU)
 #
 # OUT-eval-sft.json and OUT-eval.json hold the README's figures (SFT alone, then SFT + RL).
 # With COMPARE=1 it also trains SFT alone for as many more steps as RL took (OUT-sft-long),

@@ -220,6 +220,9 @@ def test_generate_batch_matches_one_at_a_time(tok):
     batched = generate_batch(model, prompts, 10, temperature=0)
     for ids, out in zip(prompts, batched):
         assert out == [t.id for t in generate(model, ids, 10, temperature=0)]
+    limited = generate_batch(model, prompts, [2, 5, 10, 1], temperature=0)
+    assert [len(out) for out in limited] == [2, 5, 10, 1]
+    assert [out[:len(short)] for out, short in zip(batched, limited)] == limited  # the same tokens, cut
     stop = batched[0][3]
     stopped = generate_batch(model, prompts[:1], 10, stop_id=stop)
     assert stopped[0][-1] == stop and len(stopped[0]) <= 4

@@ -297,12 +297,13 @@ def reply_text(tokenizer: Tokenizer, token_ids: Iterable[int]) -> str:
     return tokenizer.decode([i for i in token_ids if i != end])
 
 
-def answer_batch(model, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int = 32,
+def answer_batch(model, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int | list[int] = 32,
                  temperature: float = 0.0, generator: torch.Generator | None = None) -> list[str]:
     """One-turn replies to many prompts at once (batched generation with a KV cache)."""
     # room for a short reply; a longer one stops where the context is full
+    limits = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else max_new_tokens
     ids = [render_for_reply(tokenizer, [{"role": "user", "content": p}], model.block_size,
-                            reply_room(model.block_size, max_new_tokens)) for p in prompts]
+                            reply_room(model.block_size, n)) for p, n in zip(prompts, limits)]
     end = tokenizer.token_to_id(IM_END)
     outs = generate_batch(model, ids, max_new_tokens, temperature=temperature, stop_id=end, generator=generator)
     return [reply_text(tokenizer, out) for out in outs]

@@ -177,14 +177,16 @@ def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.
 
 
 @torch.no_grad()
-def generate_batch(model, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0,
+def generate_batch(model, prompts: list[list[int]], max_new_tokens: int | list[int], temperature: float = 0.0,
                    stop_id: int | None = None, generator: torch.Generator | None = None) -> list[list[int]]:
     """Continue many prompts at once; returns each one's new ids (up to and including ``stop_id``).
 
     Prompts of equal length run as one batch through a KV cache (no padding, so every row sees
     exactly what it would alone). Each row stops at ``stop_id``; the batch stops when all have,
-    or when the context (``block_size``) is full. A GPT only.
+    or when the context (``block_size``) is full. ``max_new_tokens`` may be one limit per prompt.
+    A GPT only.
     """
+    limits = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
     model.eval()
     outputs: list[list[int]] = [[] for _ in prompts]
     by_length: dict[int, list[int]] = {}
@@ -198,7 +200,8 @@ def generate_batch(model, prompts: list[list[int]], max_new_tokens: int, tempera
         cache = KVCache(len(model.transformer.h))
         logits, _ = model(torch.tensor([prompts[i] for i in rows]), cache=cache)  # (B, T, V)
         done = torch.zeros(len(rows), dtype=torch.bool)
-        for _ in range(min(max_new_tokens, model.block_size - length)):
+        limit = torch.tensor([limits[i] for i in rows])
+        for step in range(min(int(limit.max()), model.block_size - length)):
             last = logits[:, -1].float()  # (B, V)
             if temperature == 0:
                 next_ids = last.argmax(dim=-1)
@@ -209,6 +212,7 @@ def generate_batch(model, prompts: list[list[int]], max_new_tokens: int, tempera
                     outputs[i].append(token)
             if stop_id is not None:
                 done |= next_ids == stop_id
+            done |= limit <= step + 1  # this row has its tokens
             if done.all():
                 break
             logits, _ = model(next_ids[:, None], cache=cache)
