@@ -31,6 +31,7 @@ from tinylm.chat import (
     render_for_reply,
     reply_room,
     reply_stream,
+    reply_text,
 )
 from tinylm.checkpoint import Checkpoint, CheckpointError
 from tinylm.compare import show_whitespace
@@ -114,12 +115,6 @@ def _model_line(ckpt: Checkpoint) -> str:
     d = describe_checkpoint(ckpt)
     return (f"**{d['name']}** · {d['model'].upper()} · {d['tokenizer']} tokenizer ({d['vocab_size']:,} tokens) · "
             f"context {d['block_size']} tokens · {d['params']:,} parameters")
-
-
-def _reply_text(tok, ids) -> str:
-    """A reply's text without special tokens (an undertrained model may write any of them)."""
-    specials = set(tok.special_ids.values())
-    return tok.decode([i for i in ids if i not in specials])
 
 
 def _tokens_html(tok, messages, unread: int = 0) -> str:
@@ -249,7 +244,7 @@ def respond(message, history, which, max_new_tokens, temperature, top_k, top_p, 
         for chunk in chunk_by_time(reply_stream(ckpt.model, tok, messages, **settings, alternatives=ALTERNATIVES),
                                    STREAM_EVERY):
             tokens += chunk
-            conversation = [*messages, {"role": "assistant", "content": _reply_text(tok, [t.id for t in tokens])}]
+            conversation = [*messages, {"role": "assistant", "content": reply_text(tok, [t.id for t in tokens])}]
             yield gr.skip(), conversation, gr.skip(), gr.skip(), gr.skip()
     except ValueError as err:
         raise gr.Error(str(err)) from err
@@ -280,7 +275,7 @@ def clear():
 
 def _answer(ckpt: Checkpoint, messages) -> str:
     """The model's greedy reply to a conversation (for the before/after table)."""
-    return _reply_text(ckpt.tokenizer, [t.id for t in reply_stream(ckpt.model, ckpt.tokenizer, messages, COMPARE_TOKENS)])
+    return reply_text(ckpt.tokenizer, [t.id for t in reply_stream(ckpt.model, ckpt.tokenizer, messages, COMPARE_TOKENS)])
 
 
 def _training_data(jsonl: str, pairs, tok) -> tuple[list[list[dict]], list[str]]:

@@ -292,9 +292,10 @@ def reply_stream(model, tokenizer: Tokenizer, messages: list[Message], max_new_t
 
 
 def reply_text(tokenizer: Tokenizer, token_ids: Iterable[int]) -> str:
-    """Decode a reply, dropping the closing ``<|im_end|>``."""
-    end = tokenizer.token_to_id(IM_END)
-    return tokenizer.decode([i for i in token_ids if i != end])
+    """Decode a reply without special tokens: the closing ``<|im_end|>``, and any other an
+    undertrained model may write (as text they would break the template on the next turn)."""
+    specials = set(tokenizer.special_ids.values())
+    return tokenizer.decode([i for i in token_ids if i not in specials])
 
 
 def answer_batch(model, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int | list[int] = 32,
