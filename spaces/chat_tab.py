@@ -46,7 +46,7 @@ SHIPPED, TUNED = "shipped", "tuned"
 MODEL_CHOICES = [("shipped chat model", SHIPPED), ("my fine-tuned model", TUNED)]
 MAX_MESSAGE_CHARS = 1000  # the textbox's limit; the model's context is the real one (and says so)
 MAX_NEW_TOKENS = 400  # tokens one reply may have
-DEFAULT_NEW_TOKENS = 160  # enough for the shipped model's longest answer (what it can do: ~150 characters)
+DEFAULT_NEW_TOKENS = 160  # more than the shipped model's longest answer, in characters
 ALTERNATIVES = 5  # likeliest tokens shown beside each reply token
 STREAM_EVERY = 0.05  # seconds between screen updates while a reply is written
 
