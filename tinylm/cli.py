@@ -288,6 +288,15 @@ def cmd_chat(args) -> None:
         messages.append({"role": "assistant", "content": tok.decode(ids)})
 
 
+def add_sampling_args(p, max_new_tokens: int, temperature: float) -> None:
+    """The decoding knobs of ``sample`` and ``chat`` (tinylm.sample.sample_next_token)."""
+    p.add_argument("--max-new-tokens", type=int, default=max_new_tokens)
+    p.add_argument("--temperature", type=float, default=temperature, help="0 = greedy")
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--seed", type=int)
+
+
 def add_chat_commands(subparsers) -> None:
     """Add ``sft``, ``rl``, ``eval-chat`` and ``chat``: the chat model's pipeline."""
     p = subparsers.add_parser("sft", help="fine-tune a base model on conversations (generated + your JSONL)")
@@ -336,11 +345,7 @@ def add_chat_commands(subparsers) -> None:
 
     p = subparsers.add_parser("chat", help="talk to a chat model in the terminal")
     p.add_argument("--ckpt", required=True)
-    p.add_argument("--max-new-tokens", type=int, default=120)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--seed", type=int)
+    add_sampling_args(p, max_new_tokens=120, temperature=0.0)
     p.set_defaults(func=cmd_chat)
 
 
@@ -439,11 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="continue a prompt")
     p.add_argument("--ckpt", required=True)
     p.add_argument("--prompt", default="")
-    p.add_argument("--max-new-tokens", type=int, default=200)
-    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--seed", type=int)
+    add_sampling_args(p, max_new_tokens=200, temperature=1.0)
     p.set_defaults(func=cmd_sample)
 
     add_chat_commands(sub)

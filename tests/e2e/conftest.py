@@ -11,6 +11,21 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+SCREENS = Path("/tmp/screens")  # where the tests leave screenshots for a human to look at
+
+
+@pytest.fixture(scope="module")
+def open_page(browser):
+    """``page = open_page(url)``: a new 1400 x 1000 page on ``url`` with a 30 s default timeout."""
+    def open_(url: str):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        SCREENS.mkdir(parents=True, exist_ok=True)
+        return page
+    return open_
+
+
 @pytest.fixture(scope="module")
 def browser():
     executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")

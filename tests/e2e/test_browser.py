@@ -17,14 +17,10 @@ KINDS = ("split", "gpt2", "bpe", "char")
 
 
 @pytest.fixture(scope="module")
-def page(browser, serve):
+def page(open_page, serve):
     import app
 
-    url = serve(app.demo)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    SCREENS.mkdir(parents=True, exist_ok=True)
+    page = open_page(serve(app.demo))
     yield page
     page.close()
 

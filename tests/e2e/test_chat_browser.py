@@ -36,7 +36,7 @@ def stand_in():
 
 
 @pytest.fixture(scope="module")
-def page(browser, serve):
+def page(open_page, serve):
     import app
     from spaces import chat_tab
 
@@ -44,11 +44,7 @@ def page(browser, serve):
         if not SHIPPED:
             model = stand_in()
             patch.setattr(chat_tab, "load_pretrained", lambda name: copy.deepcopy(model))
-        url = serve(app.demo)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        page.goto(url)
-        SCREENS.mkdir(parents=True, exist_ok=True)
+        page = open_page(serve(app.demo))
         yield page
         page.close()
 

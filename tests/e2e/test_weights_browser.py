@@ -16,15 +16,11 @@ SCREENS = Path("/tmp/screens")
 
 
 @pytest.fixture(scope="module")
-def page(browser, serve):
+def page(open_page, serve):
     from spaces import weights_tab
 
-    url = serve(weights_tab.build())
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
-    page.goto(url)
+    page = open_page(serve(weights_tab.build()))
     page.wait_for_selector("#weights-bars .row")
-    SCREENS.mkdir(parents=True, exist_ok=True)
     yield page
     page.close()
 
