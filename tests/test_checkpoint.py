@@ -8,7 +8,7 @@ import torch
 
 import tinylm.checkpoint as checkpoint
 from tinylm.checkpoint import CheckpointError, load_checkpoint, pack_zip, save_checkpoint, unpack_zip
-from tinylm.models import build_model
+from tinylm.models import build_model, model_config
 from tinylm.tokenizer import build_tokenizer
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 10
@@ -61,6 +61,19 @@ def test_save_load_gives_identical_logits(kind, tmp_path):
     assert torch.equal(logits(loaded.model, loaded.tokenizer), logits(model, tokenizer))
     assert loaded.info["model"] == kind and loaded.info["params"] == sum(p.numel() for p in model.parameters())
     assert loaded.name == "tiny"
+
+
+def test_a_gpt_saved_before_the_activation_field_loads_with_gpt2s_tanh_gelu(tmp_path):
+    tokenizer, model = tiny_pair("gpt")
+    old = build_model("gpt", **{**model_config(model), "activation": "gelu_tanh"})
+    old.load_state_dict(model.state_dict())
+    directory = save_checkpoint(tmp_path / "old", old.eval(), tokenizer, [])
+    config = json.loads((directory / "config.json").read_text())
+    del config["model_config"]["activation"]  # as written before the field existed
+    (directory / "config.json").write_text(json.dumps(config))
+    loaded = load_checkpoint(directory).model
+    assert loaded.config.activation == "gelu_tanh"
+    assert torch.equal(logits(loaded, tokenizer), logits(old, tokenizer))
 
 
 def test_gpt_head_stays_tied_after_loading(saved):
@@ -194,7 +207,7 @@ def test_unpack_zip_refuses_a_zip_bomb(tmp_path, monkeypatch):
 
 def test_a_loaded_checkpoint_saves_again_with_its_own_info(tmp_path):
     from tinylm.checkpoint import load_checkpoint, save_checkpoint
-    from tinylm.models import build_model
+    from tinylm.models import build_model, model_config
     from tinylm.tokenizer import CharTokenizer
 
     tok = CharTokenizer.from_corpus("abcabc")
@@ -209,7 +222,7 @@ def test_loading_a_zip_leaves_no_unpacked_files_behind(tmp_path, monkeypatch):
     import tempfile
 
     from tinylm.checkpoint import load_checkpoint, pack_zip, save_checkpoint
-    from tinylm.models import build_model
+    from tinylm.models import build_model, model_config
     from tinylm.tokenizer import CharTokenizer
 
     tok = CharTokenizer.from_corpus("abcabc")

@@ -34,10 +34,11 @@ INFO = {"name": "tiny-cat", "dataset": "cats", "corpus_sha256": "abc123def456", 
 FAKE_TOKEN = "hf_tinylmTESTtokenDoNotLeak1234567890"
 
 
-def tiny_gpt(tokenizer_kind="char", bias=True, seed=0):
+def tiny_gpt(tokenizer_kind="char", bias=True, seed=0, activation="gelu"):
     tok = build_tokenizer(tokenizer_kind, TEXT)
     torch.manual_seed(seed)
-    model = build_model("gpt", vocab_size=tok.vocab_size, block_size=12, n_layer=2, n_head=2, n_embd=16, bias=bias)
+    model = build_model("gpt", vocab_size=tok.vocab_size, block_size=12, n_layer=2, n_head=2, n_embd=16, bias=bias,
+                        activation=activation)
     with torch.no_grad():  # random biases and LayerNorm gains, so a wrong copy cannot hide behind zeros/ones
         for name, p in model.named_parameters():
             if not name.endswith("wte.weight"):
@@ -52,14 +53,17 @@ def exported(tmp_path_factory):
 
 
 # --- the GPT as a transformers GPT-2 ------------------------------------------------------------
-@pytest.mark.parametrize("bias", [True, False])
-def test_transformers_logits_equal_tinylm(bias, tmp_path):
+@pytest.mark.parametrize("bias,activation,hf_name", [(True, "gelu", "gelu"), (False, "gelu", "gelu"),
+                                                     (True, "gelu_tanh", "gelu_new")])
+def test_transformers_logits_equal_tinylm(bias, activation, hf_name, tmp_path):
     from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 
-    ckpt = tiny_gpt(bias=bias)
+    ckpt = tiny_gpt(bias=bias, activation=activation)
     out = export_transformers(ckpt, tmp_path / "m")
+    assert json.loads((out / "config.json").read_text())["activation_function"] == hf_name
     hf_model = AutoModelForCausalLM.from_pretrained(out).eval()
     assert isinstance(hf_model, GPT2LMHeadModel)
+    assert import_transformers(out).model.config.activation == activation
     idx = torch.randint(0, ckpt.tokenizer.vocab_size, (3, 12), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ours, _ = ckpt.model(idx)
@@ -72,7 +76,7 @@ def test_export_directory_has_the_hf_files(exported):
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} <= names
     config = json.loads((out / "config.json").read_text())
-    assert config["model_type"] == "gpt2" and config["activation_function"] == "gelu_new"
+    assert config["model_type"] == "gpt2" and config["activation_function"] == "gelu"
 
 
 def test_pipeline_loads_the_export_offline(exported):

@@ -161,6 +161,63 @@ def test_kv_cache_matches_a_full_forward(fast, chunk):
         model(x[:, :1], cache=cache)
 
 
+# --- the MLP's fast first layer agrees with the plain one --------------------------------------
+
+
+@pytest.mark.parametrize("n_layer", [1, 2])
+def test_mlp_fast_first_layer_matches_the_readable_one(n_layer):
+    torch.manual_seed(0)
+    model = build_model("mlp", **{**TINY["mlp"], "n_layer": n_layer}).eval()
+    x, y = random_ids(3, 16, seed=7), random_ids(3, 16, seed=8)  # 48 positions > 12 table rows: fast
+    used = []
+    model.first_layer_fast = lambda ctx, f=model.first_layer_fast: used.append(1) or f(ctx)
+    fast, _ = model(x)
+    model.fast = False
+    readable, _ = model(x)
+    assert used == [1]
+    torch.testing.assert_close(fast, readable, rtol=0, atol=1e-5)
+    assert torch.equal(fast.argmax(-1), readable.argmax(-1))  # the same greedy choices
+
+
+def test_mlp_fast_first_layer_gives_the_same_gradients():
+    grads = []
+    for fast in (True, False):
+        torch.manual_seed(0)
+        model = build_model("mlp", **TINY["mlp"]).train()  # no dropout: the fast path trains too
+        model.fast = fast
+        _, loss = model(random_ids(3, 16, seed=7), random_ids(3, 16, seed=8))
+        loss.backward()
+        grads.append({name: p.grad for name, p in model.named_parameters()})
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_mlp_token_dropout_forgets_context_only_while_training():
+    torch.manual_seed(0)
+    model = build_model("mlp", **{**TINY["mlp"], "token_dropout": 1.0})  # forget every token
+    x = random_ids(2, 16, seed=9)
+    model.train()
+    forgot, _ = model(x)  # every position sees only blanks: one distribution everywhere
+    torch.testing.assert_close(forgot, forgot[:1, :1].expand_as(forgot))
+    model.eval()
+    remembered, _ = model(x)
+    assert not torch.allclose(remembered[0, 0], remembered[0, 5])
+    model.config.token_dropout = 0.0
+    torch.testing.assert_close(model(x)[0], remembered, rtol=0, atol=0)  # eval: no dropout at all
+
+
+def test_gpt_activation_exact_by_default_and_gpt2_tanh_on_request():
+    exact = tiny_model("gpt")
+    torch.manual_seed(0)
+    tanh = build_model("gpt", **TINY["gpt"], activation="gelu_tanh").eval()
+    assert exact.config.activation == "gelu"
+    x = random_ids(2, 16, seed=10)
+    diff = (exact(x)[0] - tanh(x)[0]).abs().max().item()
+    assert 0 < diff < 1e-3  # the same weights: the two GELUs differ a little, not much
+    with pytest.raises(ValueError, match="unknown activation 'relu'"):
+        build_model("gpt", **TINY["gpt"], activation="relu")
+
+
 # --- every model can learn ------------------------------------------------------------------
 
 

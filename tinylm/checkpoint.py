@@ -114,7 +114,10 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     except TokenizerError as err:
         raise CheckpointError(str(err)) from err
     try:
-        model = build_model(config["model"], **config["model_config"])
+        model_config = dict(config["model_config"])
+        if config["model"] == "gpt":  # saved before GPTConfig.activation existed: GPT-2's tanh GELU
+            model_config.setdefault("activation", "gelu_tanh")
+        model = build_model(config["model"], **model_config)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"config.json describes no model this version can build: {err}") from err
     if model.config.vocab_size != tokenizer.vocab_size:

@@ -71,14 +71,15 @@ def run_config_from_args(args) -> RunConfig:
         return get_preset(args.preset)
     if not args.data:
         raise SystemExit("error: give --preset NAME or --data DATASET")
-    model_config = {k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd", "n_hidden", "dropout")
-                    if getattr(args, k) is not None}
+    model_config = {k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd", "n_hidden", "dropout",
+                                                "token_dropout") if getattr(args, k) is not None}
     if args.model == "bigram":
         model_config = {}
     elif args.model == "mlp":
         model_config.pop("n_head", None)
     else:
         model_config.pop("n_hidden", None)
+        model_config.pop("token_dropout", None)
     train = TrainConfig(max_steps=args.steps if args.steps is not None else 1000, batch_size=args.batch_size, learning_rate=args.lr,
                         eval_interval=args.eval_interval, seed=args.seed)
     return RunConfig(dataset=args.data, tokenizer=args.tokenizer, vocab_size=args.vocab_size, model=args.model,
@@ -421,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-embd", type=int)
     p.add_argument("--n-hidden", type=int, help="MLP hidden width")
     p.add_argument("--dropout", type=float, help="dropout while training (MLP and GPT; default 0)")
+    p.add_argument("--token-dropout", type=float, help="MLP word dropout: forget each context token with this probability")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000, or the preset's)")
     p.add_argument("--max-seconds", type=float, help="wall-clock budget; the LR schedule follows it")
     p.add_argument("--batch-size", type=int, default=32)

@@ -3,8 +3,8 @@
 A tinylm GPT uses GPT-2's parameter names, so exporting it is a copy, with one twist: GPT-2's
 original code stores its projections as ``Conv1D`` (weight shape (in, out), ``y = x @ W + b``)
 where tinylm uses ``nn.Linear`` (weight shape (out, in), ``y = x @ W.T + b``), so every matrix of
-``c_attn``, ``c_proj`` and ``c_fc`` is transposed on the way. GELU is GPT-2's tanh approximation
-(``gelu_new``) and LayerNorm's eps is 1e-5 in both.
+``c_attn``, ``c_proj`` and ``c_fc`` is transposed on the way. The exact GELU is ``gelu`` in both,
+GPT-2's tanh approximation is ``gelu_new`` there, and LayerNorm's eps is 1e-5 in both.
 
     export_transformers(ckpt, "out/hf")     # config.json, model.safetensors, tokenizer files, README.md
     AutoModelForCausalLM.from_pretrained("out/hf")          # works offline, same logits
@@ -66,6 +66,10 @@ def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     return out
 
 
+# our GPT's feed-forward nonlinearity -> its name in transformers (``gelu_new`` is GPT-2's tanh approximation)
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new"}
+
+
 def gpt2_config(model: GPT, tokenizer):
     """The ``transformers.GPT2Config`` that computes what ``model`` computes."""
     from transformers import GPT2Config
@@ -73,7 +77,7 @@ def gpt2_config(model: GPT, tokenizer):
     c = model.config
     return GPT2Config(
         vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer, n_head=c.n_head,
-        activation_function="gelu_new",  # tanh approximation, as F.gelu(approximate="tanh")
+        activation_function=HF_ACTIVATIONS[c.activation],
         layer_norm_epsilon=1e-5,  # nn.LayerNorm's default
         resid_pdrop=c.dropout, embd_pdrop=c.dropout, attn_pdrop=c.dropout,
         bos_token_id=tokenizer.eot_id, eos_token_id=tokenizer.eot_id, pad_token_id=tokenizer.pad_id,
@@ -96,10 +100,13 @@ def to_transformers(model: GPT, tokenizer):
 
 
 def from_transformers(hf_model) -> GPT:
-    """The inverse of ``to_transformers``: a ``GPT2LMHeadModel`` (tied, gelu_new) as a tinylm GPT."""
+    """The inverse of ``to_transformers``: a ``GPT2LMHeadModel`` (tied, gelu or gelu_new) as a tinylm GPT."""
     c = hf_model.config
+    activation = {hf: ours for ours, hf in HF_ACTIVATIONS.items()}.get(c.activation_function)
+    if activation is None:
+        raise HubError(f"a tinylm GPT has no activation {c.activation_function!r}; it knows {', '.join(HF_ACTIVATIONS.values())}")
     model = build_model("gpt", vocab_size=c.vocab_size, block_size=c.n_positions, n_layer=c.n_layer,
-                        n_head=c.n_head, n_embd=c.n_embd, dropout=0.0, bias=True)
+                        n_head=c.n_head, n_embd=c.n_embd, dropout=0.0, bias=True, activation=activation)
     state = {k: (v.t().contiguous() if k.endswith(CONV1D_WEIGHTS) else v)
              for k, v in hf_model.state_dict().items() if k in model.state_dict()}
     model.load_state_dict(state, strict=False)
