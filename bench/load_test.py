@@ -218,10 +218,10 @@ CONFIGS = {
     "names-mlp": dict(source="dataset", dataset="names", upload=None, text="", tokenizer="char", vocab_size=0,
                       model="mlp", block_size=3, n_embd=64, n_hidden=256, n_layer=2, n_head=4, budget="steps",
                       steps=2000, batch_size=32, learning_rate=3e-3),
-    # the tab's defaults for tiny_shakespeare: a char GPT reading 256 characters, slow steps
+    # the tab's defaults for tiny_shakespeare: a char GPT reading 64 characters
     "shakespeare-gpt": dict(source="dataset", dataset="tiny_shakespeare", upload=None, text="", tokenizer="char",
-                            vocab_size=0, model="gpt", block_size=256, n_embd=64, n_hidden=256, n_layer=2, n_head=4,
-                            budget="steps", steps=120, batch_size=32, learning_rate=3e-3),
+                            vocab_size=0, model="gpt", block_size=64, n_embd=64, n_hidden=256, n_layer=2, n_head=4,
+                            budget="steps", steps=500, batch_size=32, learning_rate=3e-3),
 }
 
 
