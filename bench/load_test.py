@@ -221,7 +221,7 @@ CONFIGS = {
     # the tab's defaults for tiny_shakespeare: a char GPT reading 64 characters
     "shakespeare-gpt": dict(source="dataset", dataset="tiny_shakespeare", upload=None, text="", tokenizer="char",
                             vocab_size=0, model="gpt", block_size=64, n_embd=64, n_hidden=256, n_layer=2, n_head=4,
-                            budget="steps", steps=500, batch_size=32, learning_rate=3e-3),
+                            budget="30 s", steps=500, batch_size=32, learning_rate=3e-3),
 }
 
 

@@ -54,7 +54,7 @@ TIME_BUDGETS = {"30 s": 30, "2 min": 120, "10 min": 600}  # the time presets, in
 DOWNLOADS = Path(tempfile.gettempdir()) / "tinylm-downloads"  # checkpoint zips offered for download
 KEEP_DOWNLOADS_SECONDS = 3600  # older ones are deleted (Gradio has copied them to its cache by then)
 
-UPDATE_EVERY = 0.33  # seconds between chart updates (3 a second: each one resends the chart)
+UPDATE_EVERY = 0.5  # seconds between chart updates (2 a second: each one resends the chart)
 SAMPLE_EVERY = 3.0  # seconds between samples of the model's text
 SAMPLE_TOKENS = 100  # tokens per sample (KV-cache generation: a few ms for these models)
 

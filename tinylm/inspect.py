@@ -283,7 +283,7 @@ def hidden_activations(model, idx) -> list[torch.Tensor]:
     outputs = []
     if hasattr(model, "transformer"):
         hooks = [block.mlp.c_fc.register_forward_hook(
-            lambda m, _i, out, act=block.mlp.act: outputs.append(act(out)[0])) for block in model.transformer.h]
+            lambda _m, _i, out, act=block.mlp.act: outputs.append(act(out)[0])) for block in model.transformer.h]
         try:
             model(idx)
         finally:

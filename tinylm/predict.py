@@ -310,8 +310,8 @@ class TrainingUpdate:
     done: bool  # the run ended (its last step, or the time budget ran out)
 
 
-def live_training(run: Run, update_every: float = 0.33, sample_every: float = 3.0, sample_tokens: int = 100,
-                  val_every: float = 2.0, val_tokens: int = 8192, max_share: float = 0.015,
+def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0, sample_tokens: int = 100,
+                  val_every: float = 2.0, val_tokens: int = 8192, max_share: float = 0.01,
                   clock: Callable[[], float] = time.perf_counter,
                   snapshots: Snapshots | None = None) -> Iterator[TrainingUpdate]:
     """Train ``run`` and yield a TrainingUpdate every ``update_every`` seconds of wall time.
