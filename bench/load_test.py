@@ -1,7 +1,7 @@
 """Load test: the app served in-process, ten gradio_client sessions at once while one more trains.
 
     python bench/load_test.py                  # ~40 s; ends with one JSON line
-    python bench/load_test.py --overhead       # ~10 min: what the live UI costs the trainer, one JSON line
+    python bench/load_test.py --overhead       # ~8 min: what the live UI costs the trainer, one JSON line
 
 The load test launches the app (``app.demo``, or the Train and Predict tabs composed when app.py is
 missing) on a free port with the queue settings of ``spaces.session.launch``. Each of ten sessions
