@@ -23,10 +23,11 @@ from spaces.session import launch
 from tinylm.chat import (
     ChatFormatError,
     check_messages,
-    conversation_from_row,
+    conversations_from_pairs,
     finetune,
     messages_from_history,
     parse_jsonl,
+    readable_conversations,
     render_conversation,
     render_for_reply,
     reply_room,
@@ -287,24 +288,12 @@ def _training_data(jsonl: str, pairs, tok) -> tuple[list[list[dict]], list[str]]
     if len(jsonl or "") > MAX_JSONL_CHARS:
         raise gr.Error(f"The JSONL is {len(jsonl):,} characters, over the limit of {MAX_JSONL_CHARS:,}.")
     parsed = parse_jsonl(jsonl or "")
-    conversations, problems = list(parsed.conversations), list(parsed.errors)
     rows = pairs.values.tolist() if isinstance(pairs, pd.DataFrame) else list(pairs or [])
-    for number, row in enumerate(rows, 1):
-        question, answer = (("" if pd.isna(v) else str(v)) for v in (list(row) + ["", ""])[:2])
-        if not question.strip() and not answer.strip():
-            continue  # an empty row of the table
-        try:
-            conversations.append(conversation_from_row({"input": question, "output": answer}))
-        except ChatFormatError as err:
-            problems.append(f"table row {number}: {err}")
-    known = []
-    for c in conversations:
-        unknown = {s.text for m in c for s in tok.spans(m["content"], allow_special=False) if s.unknown}
-        if unknown:
-            problems.append(f"skipped {c[0]['content'][:40]!r}: characters this model does not know: "
-                            f"{', '.join(repr(u) for u in sorted(unknown))}")
-        else:
-            known.append(c)
+    # a table cell may be empty (NaN) and a row short: each row becomes a (question, answer) of text
+    texts = [tuple("" if pd.isna(v) else str(v) for v in (list(row) + ["", ""])[:2]) for row in rows]
+    from_table, table_problems = conversations_from_pairs(texts)
+    known, unreadable = readable_conversations(tok, list(parsed.conversations) + from_table)
+    problems = list(parsed.errors) + table_problems + unreadable
     if len(known) > MAX_CONVERSATIONS:
         problems.append(f"only the first {MAX_CONVERSATIONS:,} of {len(known):,} conversations are used")
     return known[:MAX_CONVERSATIONS], problems

@@ -12,10 +12,12 @@ import torch
 
 from tinylm.chat import (
     ChatFormatError,
+    conversations_from_pairs,
     finetune,
     masked_loss,
     pad_batch,
     parse_jsonl,
+    readable_conversations,
     render_conversation,
     render_for_reply,
     reply_stream,
@@ -116,6 +118,20 @@ def test_parse_jsonl_both_formats_and_numbered_errors():
     assert [e.split(":")[0] for e in parsed.errors] == ["line 2", "line 5", "line 6", "line 7", "line 8"]
     assert "last message must be the assistant" in parsed.errors[1]
     assert "wizard" in parsed.errors[3]
+
+
+def test_pairs_become_one_turn_conversations_and_bad_ones_are_numbered():
+    conversations, problems = conversations_from_pairs([("hi", "hello"), ("", ""), ("no answer", " ")])
+    assert conversations == [[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]]
+    assert len(problems) == 1 and problems[0].startswith("table row 3:") and "must not be empty" in problems[0]
+
+
+def test_conversations_with_unknown_characters_are_skipped_by_name(tok):
+    ok = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    accented = [{"role": "user", "content": "crème brûlée?"}, {"role": "assistant", "content": "yes"}]
+    known, problems = readable_conversations(tok, [ok, accented])
+    assert known == [ok]
+    assert len(problems) == 1 and "crème" in problems[0] and "'è'" in problems[0] and "'û'" in problems[0]
 
 
 # --- generated data --------------------------------------------------------------------------

@@ -171,6 +171,40 @@ def conversation_from_row(row) -> list[Message]:
     return messages
 
 
+def conversations_from_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[list[list[Message]], list[str]]:
+    """(question, answer) pairs, e.g. a table's rows, as one-turn conversations, and the problems found.
+
+    A pair with both sides empty is skipped silently (an empty table row); any other bad pair is
+    reported by its number (from 1) and skipped.
+    """
+    conversations, problems = [], []
+    for number, (question, answer) in enumerate(pairs, 1):
+        if not question.strip() and not answer.strip():
+            continue
+        try:
+            conversations.append(conversation_from_row({"input": question, "output": answer}))
+        except ChatFormatError as err:
+            problems.append(f"table row {number}: {err}")
+    return conversations, problems
+
+
+def readable_conversations(tokenizer: Tokenizer, conversations: list[list[Message]]) -> tuple[list[list[Message]], list[str]]:
+    """The conversations whose every character the tokenizer knows, and a problem line for each other one.
+
+    A char model reads an unknown character as ``<|unk|>``: training on it would teach nothing
+    (or teach the model to say ``<|unk|>``), so such conversations are skipped, by name.
+    """
+    known, problems = [], []
+    for c in conversations:
+        unknown = {s.text for m in c for s in tokenizer.spans(m["content"], allow_special=False) if s.unknown}
+        if unknown:
+            problems.append(f"skipped {c[0]['content'][:40]!r}: characters this model does not know: "
+                            f"{', '.join(repr(u) for u in sorted(unknown))}")
+        else:
+            known.append(c)
+    return known, problems
+
+
 def messages_from_history(history) -> list[Message]:
     """A chat UI's history as plain messages ``{"role", "content": str}``, ready to render.
 
