@@ -32,8 +32,10 @@ def ms_per_step(kind: str, config: dict, batch: int, seq_len: int, fast: bool = 
     else:
         model.fast = fast
     optimizer = make_optimizer(model, TrainConfig())
-    if not fused:
-        optimizer = torch.optim.AdamW(optimizer.param_groups, lr=1e-3, fused=False)
+    if not fused:  # the same groups, rebuilt: each group of the first one carries its own fused=True
+        groups = [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in optimizer.param_groups]
+        optimizer = torch.optim.AdamW(groups, lr=optimizer.defaults["lr"], betas=optimizer.defaults["betas"], fused=False)
+        assert not any(g["fused"] for g in optimizer.param_groups)
     forward = torch.compile(model) if compile_ else model
     x = torch.randint(config["vocab_size"], (batch, seq_len))
     y = torch.randint(config["vocab_size"], (batch, seq_len))
