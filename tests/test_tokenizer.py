@@ -259,7 +259,7 @@ def test_empty_corpus_fails(kind, corpus):
 
 
 @pytest.mark.parametrize("kind, vocab_size, message", [
-    ("bpe", 100, "vocab_size >= 261"),
+    ("bpe", 100, "vocab_size of at least 261"),
     ("split", 6, "vocab_size must be more than 6"),
     ("char", 3, "vocab_size must be more than 6"),
 ])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -361,25 +362,32 @@ def push_to_hub(ckpt: Checkpoint | str | Path, repo_id: str, token: str | None =
     return str(url)
 
 
-def load_hub_tokenizer(repo_id: str, timeout: float = 2.0):
+HUB_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")  # "gpt2", "org/name"
+
+
+def load_hub_tokenizer(repo_id: str, timeout: float = 2.0, cache_dir: str | Path | None = None):
     """Any tokenizer on the Hub by its id (``transformers.AutoTokenizer``); offline, a HubError at once.
 
-    A copy already in the local Hugging Face cache loads even offline.
+    A copy already in the local Hugging Face cache (or ``cache_dir``) loads even offline. Only a
+    Hub id is accepted, never a path: ``from_pretrained`` would read a folder of this machine.
     """
     from transformers import AutoTokenizer
 
     repo_id = (repo_id or "").strip()
     if not repo_id:
         raise HubError("type a Hub model id, e.g. openai-community/gpt2")
+    if not HUB_REPO_ID.match(repo_id) or ".." in repo_id:
+        raise HubError(f"{repo_id[:100]!r} is not a Hub model id: write it as name or owner/name "
+                       f"(letters, digits, '-', '_', '.')")
     try:  # the cache first: no network needed, no waiting
-        return AutoTokenizer.from_pretrained(repo_id, local_files_only=True)
+        return AutoTokenizer.from_pretrained(repo_id, local_files_only=True, cache_dir=cache_dir)
     except (OSError, ValueError):
         pass
     reason = hub_offline_reason(timeout)
     if reason:
         raise HubError(f"cannot fetch the tokenizer {repo_id!r}: {reason}")
     try:
-        return AutoTokenizer.from_pretrained(repo_id)
+        return AutoTokenizer.from_pretrained(repo_id, cache_dir=cache_dir)
     except (OSError, ValueError) as err:
         raise HubError(f"no tokenizer {repo_id!r} on the Hub: {err}") from None
 

@@ -299,7 +299,7 @@ class BPETokenizer(Tokenizer):
         """
         n_base = 256 + len(SPECIAL_TOKENS)
         if vocab_size < n_base:
-            raise TokenizerError(f"a byte-level BPE needs vocab_size >= {n_base} (256 bytes + special tokens), got {vocab_size}")
+            raise TokenizerError(f"a byte-level BPE needs vocab_size of at least {n_base} (256 bytes + special tokens), got {vocab_size}")
         texts = [corpus] if isinstance(corpus, str) else list(corpus)
         if not any(t.strip() for t in texts):
             raise TokenizerError("cannot train a BPE tokenizer on an empty corpus")
