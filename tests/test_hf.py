@@ -326,9 +326,9 @@ def test_download_zips_for_the_app(tmp_path):
 # --- the app panel (handlers called directly) ----------------------------------------------------
 def test_hub_panel_handlers(tmp_path, monkeypatch, caplog):
     gr = pytest.importorskip("gradio")
-    from tinylm_app import hub_panel
+    from tinylm_app import hub_panel, session
 
-    monkeypatch.setattr(hub_panel, "DOWNLOADS", tmp_path)
+    monkeypatch.setattr(session, "DOWNLOADS", tmp_path)
     ckpt = tiny_gpt()
     assert load_checkpoint(hub_panel.make_experiment(ckpt)).metrics[-1]["train_loss"] == 3.25
     assert zipfile.is_zipfile(hub_panel.make_transformers(ckpt))

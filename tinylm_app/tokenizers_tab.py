@@ -9,6 +9,8 @@ import html
 
 import gradio as gr
 
+from tinylm_app.guard import Slider, examples
+from tinylm_app.limits import MAX_TOKENIZE_CHARS
 from tinylm_app.session import launch
 from tinylm.compare import (
     BPE_VOCAB_MAX,
@@ -162,15 +164,16 @@ def build(model_state=None) -> gr.Blocks:
         gr.Markdown("A language model never reads letters: it reads the **ids** of tokens. "
                     "Type anything and see four tokenizers cut it up.")
         with gr.Row(equal_height=False):
-            text = gr.Textbox(value=EXAMPLES[0], label="Text to tokenize", lines=6, max_lines=12, scale=3)
+            text = gr.Textbox(value=EXAMPLES[0], label="Text to tokenize", lines=6, max_lines=12, scale=3,
+                              max_length=MAX_TOKENIZE_CHARS)
             with gr.Column(scale=1, min_width=260):
                 vocab_from = gr.Dropdown(
                     [*datasets, THE_TEXT], value=DEFAULT_VOCAB_FROM if DEFAULT_VOCAB_FROM in datasets else THE_TEXT,
                     label="Vocabulary learned from", info="split, char and bpe learn from this; gpt2 brings its own")
-                vocab_size = gr.Slider(BPE_VOCAB_MIN, BPE_VOCAB_MAX, value=DEFAULT_BPE_VOCAB, step=1,
+                vocab_size = Slider(BPE_VOCAB_MIN, BPE_VOCAB_MAX, value=DEFAULT_BPE_VOCAB, step=1,
                                        label="BPE vocabulary size", info="256 bytes + 5 special tokens + merges")
                 show_ids = gr.Checkbox(label="show ids", value=False)
-        gr.Examples(EXAMPLES, inputs=text, label="Try")
+        examples(EXAMPLES, text)
         columns = []
         with gr.Row(equal_height=False):
             for kind in COMPARE_KINDS:
