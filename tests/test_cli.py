@@ -49,7 +49,14 @@ def test_tokenize_gpt2():
     line = last_json(tinylm("tokenize", "--tokenizer", "gpt2", "--json", "Hello world"))
     assert line["ids"] == [15496, 995]
     assert line["tokens"] == ["Hello", " world"]
-    assert line["vocab_size"] == 50261
+    assert line["vocab_size"] == 50257
+    chat_line = last_json(tinylm("tokenize", "--tokenizer", "gpt2", "--json", "<|im_start|>hi"))
+    assert chat_line["tokens"] == ["<", "|", "im", "_", "start", "|", ">", "hi"]  # text to GPT-2
+
+
+def test_tokenize_gpt2_chat_has_the_chat_tokens():
+    line = last_json(tinylm("tokenize", "--tokenizer", "gpt2-chat", "--json", "<|im_start|>hi"))
+    assert line["ids"] == [50258, 5303] and line["vocab_size"] == 50261
 
 
 def test_tokenize_char_on_a_dataset():

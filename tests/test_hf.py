@@ -104,13 +104,13 @@ def test_import_transformers_round_trip(exported):
 
 
 # --- tokenizers ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["char", "gpt2"])
+@pytest.mark.parametrize("kind", ["char", "gpt2-chat"])
 def test_tokenizer_round_trip_through_autotokenizer(kind, tmp_path):
     from transformers import AutoTokenizer
 
     ckpt = tiny_gpt(kind) if kind == "char" else None
-    if kind == "gpt2":  # a 50k vocab needs no model to test the tokenizer: export its files only
-        tok = build_tokenizer("gpt2")
+    if kind == "gpt2-chat":  # a 50k vocab needs no model to test the tokenizer: export its files only
+        tok = build_tokenizer(kind)
         tok.save(tmp_path)
     else:
         tok = ckpt.tokenizer
@@ -123,6 +123,16 @@ def test_tokenizer_round_trip_through_autotokenizer(kind, tmp_path):
     assert auto.encode("user xyz!", add_special_tokens=False) == tok.encode("user xyz!")  # <|unk|> alike
     assert auto.pad_token == "<|pad|>" and auto.eos_token == "<|endoftext|>"
     assert auto.convert_tokens_to_ids(IM_END) == tok.token_to_id(IM_END)
+
+
+def test_pure_gpt2_stays_gpt2_through_autotokenizer(tmp_path):
+    from transformers import AutoTokenizer
+
+    build_tokenizer("gpt2").save(tmp_path)
+    auto = AutoTokenizer.from_pretrained(tmp_path)
+    assert len(auto) == 50257 and auto.pad_token is None and auto.eos_token_id == 50256
+    assert auto.encode(f"{IM_START}hi<|endoftext|>", add_special_tokens=False) == \
+        [27, 91, 320, 62, 9688, 91, 29, 5303, 50256]
 
 
 # --- MLP and bigram ------------------------------------------------------------------------------

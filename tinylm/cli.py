@@ -28,7 +28,7 @@ from .rl import RLConfig, evaluate_chat, rejection_sampling
 from .runs import RunConfig, prepare_run, save_run, train_run
 from .sample import TextStream, generate, prompt_ids
 from .models import model_kind
-from .tokenizer import KINDS, build_tokenizer
+from .tokenizer import KINDS, PRETRAINED_KINDS, build_tokenizer
 from .train import TrainConfig, evaluate, seed_everything
 
 
@@ -52,7 +52,7 @@ def _progress(step: int, total: int, metrics: dict, width: int = 30) -> None:
 # --- tokenize ------------------------------------------------------------------------------
 def cmd_tokenize(args) -> None:
     corpus = None
-    if args.tokenizer != "gpt2":
+    if args.tokenizer not in PRETRAINED_KINDS:
         if not args.corpus:
             raise SystemExit(f"error: --tokenizer {args.tokenizer} learns its vocabulary: give --corpus (a dataset or a .txt path)")
         corpus = load_corpus(args.corpus).train
@@ -404,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tokenize", help="show how a tokenizer cuts a text")
     p.add_argument("--tokenizer", choices=KINDS, required=True)
-    p.add_argument("--corpus", help="dataset name or .txt path to learn the vocabulary from (not for gpt2)")
+    p.add_argument("--corpus", help="dataset name or .txt path to learn the vocabulary from (not for gpt2, gpt2-chat)")
     p.add_argument("--vocab-size", type=int, help="split/bpe vocabulary size")
     p.add_argument("--json", action="store_true", help='print one JSON object with "ids" and "tokens"')
     p.add_argument("text")

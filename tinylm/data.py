@@ -43,7 +43,7 @@ OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")  # either one set means
 
 SOURCE_KINDS = ("file", "url", "hub", "generator", "inline")
 SPLIT_RULES = ("fraction", "lines")
-TOKENIZER_KINDS = ("char", "split", "bpe", "gpt2")  # the kinds tinylm.tokenizer builds
+TOKENIZER_KINDS = ("char", "split", "bpe", "gpt2", "gpt2-chat")  # the kinds tinylm.tokenizer builds
 MODEL_KINDS = ("bigram", "mlp", "gpt")
 
 
@@ -83,7 +83,7 @@ class DatasetConfig:
     description: str  # one or two sentences for a learner
     source: SourceConfig  # where the text comes from
     split: SplitConfig  # how it is split
-    tokenizer: str = "char"  # suggested tokenizer: char, split, bpe or gpt2
+    tokenizer: str = "char"  # suggested tokenizer: char, split, bpe, gpt2 or gpt2-chat
     block_size: int = 8  # suggested context length, in tokens
     model: str = "gpt"  # suggested model: bigram, mlp or gpt
     folder: Path | None = None  # the yaml's folder, where relative file names resolve (not a key)
