@@ -56,7 +56,7 @@ def cmd_tokenize(args) -> None:
     if args.tokenizer not in PRETRAINED_KINDS:
         if not args.corpus:
             raise SystemExit(f"error: --tokenizer {args.tokenizer} learns its vocabulary: give --corpus (a dataset or a .txt path)")
-        corpus = load_corpus(args.corpus).train
+        corpus = load_corpus(args.corpus, dataset_files=True).train
     tok = build_tokenizer(args.tokenizer, corpus, args.vocab_size)
     spans = tok.spans(args.text)
     if args.json:
@@ -109,7 +109,7 @@ def _train(args, rank: int) -> None:
     if args.steps is not None and args.preset:
         config.train.max_steps = args.steps
     out = args.out or f"out/{args.preset or config.dataset + '-' + config.model}"
-    run = prepare_run(config, load_corpus(config.dataset))
+    run = prepare_run(config, load_corpus(config.dataset, dataset_files=True))
     drawn = 0.0
     for metrics in train_run(run):
         # redraw at most 5 times a second, and at every evaluation
@@ -142,8 +142,8 @@ def cmd_eval(args) -> None:
     ckpt = load_checkpoint(args.ckpt)
     dataset = ckpt.info.get("dataset")
     try:
-        corpus = load_corpus(dataset)
-    except (ValueError, FileNotFoundError) as err:
+        corpus = load_corpus(dataset, dataset_files=True)
+    except (ValueError, OSError) as err:
         raise SystemExit(f"error: cannot reload this checkpoint's data set {dataset!r}: {err}")
     if corpus.fingerprint != ckpt.info.get("corpus_sha256", corpus.fingerprint):
         sys.stderr.write(f"warning: the {dataset} text differs from the one this model was trained on\n")
@@ -424,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (a preset, or a dataset + model of your choice)")
     p.add_argument("--preset", choices=list(PRESETS), help="reproduce a shipped model")
-    p.add_argument("--data", help="dataset name from datasets_cfg/ or a .txt path")
+    p.add_argument("--data", help="dataset name from datasets_cfg/, a dataset .yaml of your own, or a .txt path")
     p.add_argument("--model", choices=["bigram", "mlp", "gpt"], default="gpt")
     p.add_argument("--tokenizer", choices=KINDS, default="char")
     p.add_argument("--vocab-size", type=int)
