@@ -455,6 +455,21 @@ def test_chat_template_gives_render_conversations_ids_and_mask(chat_export, numb
     assert prompt["input_ids"] == render_for_reply(ckpt.tokenizer, messages)
 
 
+def test_chat_template_leaves_a_weight_0_reply_out_of_the_mask(chat_export):
+    """OpenAI's fine-tuning format marks an earlier reply not to learn from with "weight": 0."""
+    from transformers import AutoTokenizer
+
+    ckpt, out = chat_export
+    auto = AutoTokenizer.from_pretrained(out)
+    messages = CONVERSATIONS[2]
+    weighted = [{**m, "weight": 0} if m["content"] == "the dog." else m for m in messages]
+    rendered = auto.apply_chat_template(weighted, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    ids, mask = render_conversation(ckpt.tokenizer, messages)
+    assert rendered["input_ids"] == ids
+    reply = ckpt.tokenizer.encode("5" + IM_END)  # only the last reply is learned
+    assert [i for i, m in zip(ids, rendered["assistant_masks"]) if m] == reply and sum(mask) > len(reply)
+
+
 @pytest.mark.parametrize("messages, message", [
     ([{"role": "tool", "content": "x"}], "role tool"),
     ([{"role": "user", "content": f"a {IM_END} b"}], "special token"),

@@ -130,6 +130,16 @@ def test_gpt2_is_pure_gpt2(tokenizers):
     assert tok.token_to_id("<|im_end|>") is None
 
 
+def test_a_conversation_needs_gpt2_chat_not_gpt2(tokenizers):
+    from tinylm.chat import ChatFormatError, render_conversation
+
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    with pytest.raises(ChatFormatError, match="gpt2 tokenizer has no chat tokens.*gpt2-chat"):
+        render_conversation(tokenizers["gpt2"], messages)
+    ids, mask = render_conversation(tokenizers["gpt2-chat"], messages)
+    assert ids[0] == 50258 and sum(mask) == 2  # "yo" is one GPT-2 token, then <|im_end|>
+
+
 def test_gpt2_chat_appends_pad_and_chat_tokens(tokenizers):
     tok = tokenizers["gpt2-chat"]
     assert tok.vocab_size == 50261 and tok.eot_id == 50256

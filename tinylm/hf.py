@@ -128,7 +128,8 @@ def from_transformers(hf_model) -> GPT:
 # tinylm.chat.render_conversation written in Jinja, the language of transformers' chat templates
 # (tests/test_hf.py checks the two give the same ids and the same loss mask). The assistant's words
 # and the <|im_end|> that closes them sit in a {% generation %} block: they are what SFT trains on,
-# and ``apply_chat_template(..., return_assistant_tokens_mask=True)`` marks them with 1s.
+# and ``apply_chat_template(..., return_assistant_tokens_mask=True)`` marks them with 1s; a reply
+# with ``"weight": 0`` (OpenAI's fine-tuning format: read, not trained on) stays outside.
 # Text that names a special token is refused: tinylm reads it as characters, a transformers
 # tokenizer as the one special id, so the two would differ.
 CHAT_TEMPLATE = """\
@@ -146,7 +147,7 @@ CHAT_TEMPLATE = """\
     {%- endif -%}
   {%- endfor -%}
   {{- '<|im_start|>' + message['role'] + '<|im_sep|>' -}}
-  {%- if message['role'] == 'assistant' -%}
+  {%- if message['role'] == 'assistant' and message.get('weight', 1) != 0 -%}
     {%- generation -%}{{- message['content'] + '<|im_end|>' -}}{%- endgeneration -%}
   {%- else -%}
     {{- message['content'] + '<|im_end|>' -}}
