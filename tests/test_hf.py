@@ -363,6 +363,7 @@ def test_trainer_finetune_lowers_the_loss_and_exports_a_chat_model(tmp_path, cap
     ckpt = tiny_gpt()
     ckpt.model = build_model("gpt", vocab_size=ckpt.tokenizer.vocab_size, block_size=48, n_layer=1, n_head=2,
                              n_embd=16).eval()
+    ckpt.info["eval"] = {"mean_task_accuracy": 0.5}  # measured on the model before fine-tuning
     export_transformers(ckpt, tmp_path / "base")
     lines = [json.dumps({"input": "the cat", "output": "sat on the mat."}),
              json.dumps({"messages": [{"role": "user", "content": "the dog"},
@@ -380,6 +381,7 @@ def test_trainer_finetune_lowers_the_loss_and_exports_a_chat_model(tmp_path, cap
     tuned = load_checkpoint(tmp_path / "tuned")  # the folder loads where a checkpoint does
     assert tuned.model.config.block_size == 48 and tuned.info["stage"] == "finetune-hf"
     assert tuned.info["finetune_hf"]["data"] == "chat.jsonl"
+    assert "eval" not in tuned.info  # those figures described the model before
     card = (tmp_path / "tuned" / "README.md").read_text()
     assert "| finetune-hf | chat.jsonl | 15 |" in card and "finetune-hf --model" in card
     config = json.loads((tmp_path / "tuned" / "tokenizer_config.json").read_text())

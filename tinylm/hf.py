@@ -248,16 +248,17 @@ def card_metadata(ckpt: Checkpoint) -> dict:
 
 def eval_figures(figures: dict, prefix: str = "") -> dict[str, float]:
     """The measured fractions and losses of a (nested) evaluation dict, flat and by path.
-    Whole numbers are counts (prompts, rounds), not figures, and are left out.
+    Whole numbers are counts (prompts, rounds) and seconds a timing: neither is a figure.
 
-    >>> eval_figures({"mean_task_accuracy": 0.9, "task_accuracy": {"add": 0.8}, "prompts": {"in_scope": 680}})
+    >>> eval_figures({"mean_task_accuracy": 0.9, "task_accuracy": {"add": 0.8}, "prompts": {"in_scope": 680},
+    ...               "seconds": 12.5})
     {'mean_task_accuracy': 0.9, 'task_accuracy/add': 0.8}
     """
     flat = {}
     for key, value in figures.items():
         if isinstance(value, dict):
             flat.update(eval_figures(value, f"{prefix}{key}/"))
-        elif isinstance(value, float):
+        elif isinstance(value, float) and key != "seconds":
             flat[f"{prefix}{key}"] = value
     return flat
 
@@ -660,7 +661,9 @@ def finetune_transformers(model_dir: str | Path, conversations: list[list[Messag
     result = {"first_loss": losses[0], "last_loss": losses[-1], "steps": trainer.state.global_step,
               "conversations": len(conversations)}
     record = {**result, "data": data_name, "learning_rate": learning_rate, "command": command}
-    info = {**ckpt.info, "stage": "finetune-hf", "finetune_hf": {k: v for k, v in record.items() if v is not None}}
+    # the recorded eval figures were the model's before this fine-tune: they no longer describe it
+    info = {k: v for k, v in ckpt.info.items() if k != "eval"}
+    info.update(stage="finetune-hf", finetune_hf={k: v for k, v in record.items() if v is not None})
     tuned = Checkpoint(from_transformers(hf_model.cpu()), ckpt.tokenizer, info, [])
     export_transformers(tuned, out_dir)
     return {**result, "out": str(out_dir)}
