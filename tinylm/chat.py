@@ -67,6 +67,9 @@ def render_conversation(tokenizer: Tokenizer, messages: list[Message]) -> tuple[
     check_messages(messages)
     ids, mask = [], []
     start, sep, end = (tokenizer.token_to_id(s) for s in (IM_START, IM_SEP, IM_END))
+    if None in (start, sep, end):  # pure GPT-2 reads them as text
+        raise ChatFormatError(f"this {tokenizer.kind} tokenizer has no chat tokens; a chat model needs one "
+                              "that does (char, split, bpe or gpt2-chat)")
     for m in messages:
         header = [start, *tokenizer.encode(m["role"], allow_special=False), sep]
         body = [*tokenizer.encode(m["content"], allow_special=False), end]

@@ -7,6 +7,8 @@
     README.md               a short card: what it is, how well it does, the command that made it
 
 ``pack_zip``/``unpack_zip`` turn the directory into one file for a download button and back.
+``load_checkpoint`` also reads a ``transformers`` GPT-2 folder, such as ``python -m tinylm export``
+writes (see ``tinylm.hf.import_transformers``).
 """
 
 from __future__ import annotations
@@ -112,6 +114,13 @@ def load_checkpoint(directory: str | Path, max_params: int | None = None) -> Che
         config = json.loads((directory / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise CheckpointError(f"{directory / 'config.json'} is not valid JSON: {err}") from err
+    if isinstance(config, dict) and config.get("model_type") == "gpt2":  # a transformers folder: export, finetune-hf
+        from .hf import HubError, import_transformers  # imports transformers: only for such a folder
+
+        try:
+            return import_transformers(directory)
+        except (HubError, OSError, ValueError) as err:
+            raise CheckpointError(f"cannot read the transformers folder {directory}: {err}") from err
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{directory / 'config.json'} is not a tinylm checkpoint config (format != {FORMAT!r})")
     try:

@@ -55,7 +55,8 @@ WHY_THEY_DIFFER = """
   more merges, fewer tokens. Try a corpus in another language and watch your text fall apart.
 - **gpt2** is the same algorithm with 50,000 merges learned on WebText (mostly English web pages).
   Being byte-level, nothing is ever unknown: an emoji or a Chinese character is spelled as its
-  UTF-8 bytes, shown here as `⟨f0 9f 98⟩`.
+  UTF-8 bytes, shown here as `⟨f0 9f 98⟩`. These are GPT-2's exact ids: its one special token is
+  `<|endoftext|>` (50256), and our chat tokens are plain text to it (`<|im_start|>` is 7 tokens).
 
 Whitespace is shown as `·` (space), `↵` (newline) and `→` (tab). Faint text between tokens is
 text the tokenizer dropped (split throws the spaces away). Hover a token to see its id.
@@ -145,7 +146,7 @@ def compare(text: str, vocab_from: str, vocab_size: float, show_ids: bool) -> li
 
 def tokenize(text: str, kind: str = "gpt2", vocab_from: str = DEFAULT_VOCAB_FROM,
              vocab_size: int = DEFAULT_BPE_VOCAB) -> dict:
-    """Tokenize ``text`` with one tokenizer ("split", "gpt2", "bpe" or "char").
+    """Tokenize ``text`` with one tokenizer ("split", "gpt2", "bpe", "char", or "gpt2-chat": GPT-2 + our chat tokens).
 
     split, char and bpe learn their vocabulary from ``vocab_from``: a dataset name or
     "the text above" (the text itself). Returns {kind, ids, tokens, n_tokens, chars_per_token,
