@@ -230,3 +230,17 @@ def test_a_crash_is_logged_with_its_traceback_and_told_as_a_server_fault(caplog)
     with caplog.at_level("INFO", logger="tinylm.app"), pytest.raises(gr.Error, match="went wrong on the server"):
         wrapped("a")
     assert caplog.records[0].exc_info is not None
+
+
+def test_an_uploaded_transformers_folder_is_sized_before_transformers_builds_it(tmp_path, monkeypatch):
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024,
+                                                    "n_embd": 4096, "n_layer": 48, "n_head": 32}))
+    (folder / "model.safetensors").write_bytes(b"")
+    (folder / "tokenizer.json").write_text("{}")
+    imported = []
+    monkeypatch.setattr("tinylm.hf.import_transformers", lambda d: imported.append(d))
+    with pytest.raises(gr.Error, match="over the limit of 5,000,000"):
+        use_upload(_zip_of(folder, tmp_path / "hf.zip"))
+    assert imported == []

@@ -114,9 +114,19 @@ def load_checkpoint(directory: str | Path, max_params: int | None = None) -> Che
         config = json.loads((directory / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise CheckpointError(f"{directory / 'config.json'} is not valid JSON: {err}") from err
-    if isinstance(config, dict) and config.get("model_type") == "gpt2":  # a transformers folder: export, finetune-hf
+    if isinstance(config, dict) and config.get("model_type") == "gpt2" and "format" not in config:
+        # a transformers folder (export, finetune-hf): its size is checked before transformers builds it
         from .hf import HubError, import_transformers  # imports transformers: only for such a folder
 
+        if max_params is not None:
+            try:
+                params = size_of("gpt", vocab_size=config["vocab_size"], block_size=config["n_positions"],
+                                 n_embd=config["n_embd"], n_layer=config["n_layer"], n_head=config["n_head"])
+            except (KeyError, TypeError, ValueError) as err:
+                raise CheckpointError(f"config.json describes no GPT-2 this version can build: {err}") from err
+            if params > max_params:
+                raise CheckpointError(f"config.json describes a model of {params:,} parameters, over the limit "
+                                      f"of {max_params:,}")
         try:
             return import_transformers(directory)
         except (HubError, OSError, ValueError) as err:
