@@ -48,6 +48,8 @@ def _call(block_fn, raw: list) -> str:
             if data_model is not None and payload is not None:
                 payload = data_model.model_validate(payload)
             values.append(component.preprocess(payload) if block_fn.preprocess else payload)
+        if block_fn.inputs_as_dict:  # inputs given as a set: the handler gets one dict, component -> value
+            values = [dict(zip(block_fn.inputs, values))]
         args, *_ = special_args(block_fn.fn, values, None, None)
         result = block_fn.fn(*args)
         if inspect.isgenerator(result):

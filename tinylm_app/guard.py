@@ -172,9 +172,13 @@ def examples(samples: list[str], target: gr.Textbox, label: str = "Try") -> Data
     return dataset
 
 
-def _check_inputs(args: tuple, inputs: list) -> None:
-    """Text and JSON that reached an event, held to the limits of the components they came through."""
-    for component, value in zip(inputs, args):
+def _check_inputs(args: tuple, inputs: list, as_dict: bool = False) -> None:
+    """Text and JSON that reached an event, held to the limits of the components they came through.
+
+    ``as_dict``: the event's inputs are a set, so its handler gets one dict, component -> value.
+    """
+    pairs = args[0].items() if as_dict and args and isinstance(args[0], dict) else zip(inputs, args)
+    for component, value in pairs:
         label = getattr(component, "label", None) or "a field"
         if isinstance(value, str):
             limit = getattr(component, "max_length", None) or (
@@ -190,7 +194,7 @@ def _check_inputs(args: tuple, inputs: list) -> None:
 # Events
 
 
-def guarded(fn, name: str, inputs: list):
+def guarded(fn, name: str, inputs: list, as_dict: bool = False):
     """``fn`` that checks its inputs and turns every error into a one-sentence ``gr.Error``."""
 
     def fail(error: Exception) -> gr.Error:
@@ -209,7 +213,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, inputs, as_dict)
                 async for item in fn(*args, **kwargs):
                     yield item
             except Exception as error:  # noqa: BLE001  (every error becomes one sentence)
@@ -218,7 +222,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, inputs, as_dict)
                 yield from fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -226,7 +230,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, inputs, as_dict)
                 return await fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -234,7 +238,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, inputs, as_dict)
                 return fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -246,7 +250,8 @@ def guard_events(demo: gr.Blocks) -> None:
     """Wrap every event of ``demo`` with ``guarded`` (once; safe to call again)."""
     for block_fn in demo.fns.values():
         if block_fn.fn is not None and not getattr(block_fn.fn, "guarded", False):
-            block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs)
+            block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs,
+                                  block_fn.inputs_as_dict)
 
 
 def publish_only(demo: gr.Blocks, documented: set[str]) -> None:
