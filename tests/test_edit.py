@@ -2,8 +2,6 @@
 with the model untouched, undo/redo/reset round-trip, connections set exactly the edge asked for,
 and imprinted sequences come back from greedy generation, with the val-loss price measured."""
 
-import math
-
 import pytest
 import torch
 
@@ -12,7 +10,6 @@ from tinylm.edit import (
     EditError,
     EditSession,
     axis_kinds,
-    bigram_from_counts,
     changed_cells,
     connect,
     connect_at,
@@ -29,7 +26,7 @@ from tinylm.edit import (
     weight_table,
     window,
 )
-from tinylm.models import build_model
+from tinylm.models import bigram_from_counts, build_model
 from tinylm.pretrained import load_pretrained
 from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids
 from tinylm.tokenizer import CharTokenizer
@@ -46,7 +43,7 @@ def tok():
 
 @pytest.fixture
 def bigram(tok):
-    return bigram_from_counts(tok, TEXT, smoothing=0.5)
+    return bigram_from_counts(torch.tensor(tok.encode(TEXT)), tok.vocab_size, smoothing=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -340,13 +337,3 @@ def test_bad_imprints_are_refused_and_the_model_is_unchanged(mlp, tok, sequences
     with pytest.raises(error, match=message):
         imprint_report(mlp, tok, sequences, strength, val_text=TEXT[:100])
     assert same_weights(mlp, original)
-
-
-def test_bigram_from_counts_is_the_counting_model(tok):
-    model = bigram_from_counts(tok, "abab", smoothing=0.5)
-    a, b = tok.token_to_id("a"), tok.token_to_id("b")
-    probs = next_token_probs(model, [a])
-    assert float(probs[b]) == pytest.approx((2 + 0.5) / (2 + 0.5 * tok.vocab_size))
-    assert evaluate(bigram_from_counts(tok, TEXT), torch.tensor(tok.encode(TEXT))) < math.log(tok.vocab_size) / 2
-    with pytest.raises(EditError, match="smoothing must be more than 0"):
-        bigram_from_counts(tok, "abab", smoothing=0)

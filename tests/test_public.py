@@ -13,7 +13,8 @@ import pytest
 
 from tinylm.chat import parse_jsonl, render_for_reply
 from tinylm.checkpoint import save_checkpoint
-from tinylm.edit import MAX_IMPRINT_PAIRS, EditError, dataset_texts, imprint
+from tinylm.data import dataset_texts
+from tinylm.edit import MAX_IMPRINT_PAIRS, EditError, imprint
 from tinylm.models import build_model, size_of
 from tinylm.pretrained import load_pretrained
 from tinylm.tokenizer import build_tokenizer

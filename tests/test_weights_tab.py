@@ -8,11 +8,12 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from tinylm_app import weights_tab as tab
 from tinylm.checkpoint import load_checkpoint
-from tinylm.edit import bigram_checkpoint, copy_weights, diff, features, window
+from tinylm.edit import copy_weights, diff, features, window
 from tinylm.pretrained import load_pretrained
+from tinylm.runs import bigram_checkpoint
 from tinylm.sample import next_token_probs, prompt_ids
+from tinylm_app import weights_tab as tab
 
 pytestmark = pytest.mark.filterwarnings("ignore:Cannot display Styler")  # it does show the colours
 

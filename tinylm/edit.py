@@ -16,7 +16,7 @@ redo and reset. Bad input raises ``EditError`` and leaves the model exactly as i
 
     >>> from tinylm.tokenizer import CharTokenizer
     >>> tok = CharTokenizer.from_corpus("ab ac")
-    >>> model = bigram_from_counts(tok, "ab ab ab ac", smoothing=0.1)
+    >>> model = bigram_from_counts(torch.tensor(tok.encode("ab ab ab ac")), tok.vocab_size, smoothing=0.1)
     >>> a, b, c = (tok.token_to_id(ch) for ch in "abc")
     >>> round(float(next_token_probs(model, [a])[b]), 2)   # after "a": mostly "b"
     0.62
@@ -37,12 +37,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import Checkpoint
 from .compare import show_whitespace
 from .fields import parse_number
-from .models import Bigram, BigramConfig, model_kind
+from .models import Bigram, BigramConfig, bigram_from_counts, model_kind  # noqa: F401  (Bigram..., the doctests)
 from .sample import generate, next_token_probs, prompt_ids
-from .tokenizer import SPECIAL_TOKENS, UNK, Tokenizer, build_tokenizer
+from .tokenizer import Tokenizer, ordinary_tokens
 from .train import evaluate
 
 # A weight beyond +-1000 is always a typo: trained weights of these models stay within about +-20,
@@ -1007,78 +1006,3 @@ def imprint_report(model: nn.Module, tokenizer: Tokenizer, sequences, strength=D
     result = imprint(model, tokenizer, sequences, strength, background)
     after = evaluate(model, ids) if scored else None
     return ImprintReport(result, before, after, len(ids) - 1 if scored else 0)
-
-
-@lru_cache(maxsize=8)
-def dataset_texts(dataset: str | None) -> tuple[str, str] | None:
-    """(train, val) text of a shipped dataset (cached), or None when it cannot be loaded.
-
-    Only a shipped dataset's name is looked up: a checkpoint's info may come from an upload,
-    and a path there must never be opened.
-    """
-    from .data import list_datasets, load_corpus  # noqa: PLC0415 (datasets is slow to import; only imprint needs it)
-
-    if dataset not in list_datasets():
-        return None
-    try:
-        corpus = load_corpus(dataset)
-    except (ValueError, OSError):
-        return None
-    return corpus.train, corpus.val
-
-
-# ---------------------------------------------------------------------------------------------
-# A bigram without training: count, add smoothing, take logs
-
-
-def bigram_from_counts(tokenizer: Tokenizer, text: str, smoothing: float = 1.0) -> Bigram:
-    """A bigram whose table is ``log(count(current, next) + smoothing)``: no training needed.
-
-    Softmax of a row of log-counts is the row's counts normalised, so this is exactly the
-    counting bigram of makemore; ``smoothing`` (add-k) keeps unseen pairs possible. The table
-    reads as "how often did next follow current", which is what a learner then edits.
-
-    >>> import math
-    >>> from tinylm.tokenizer import CharTokenizer
-    >>> tok = CharTokenizer.from_corpus("ab")
-    >>> model = bigram_from_counts(tok, "abab", smoothing=1.0)
-    >>> a, b = tok.token_to_id("a"), tok.token_to_id("b")
-    >>> round(math.exp(model.logits[a, b].item()))   # "ab" twice, plus the smoothing
-    3
-    """
-    smoothing = parse_value(smoothing, "smoothing", MAX_ABS_WEIGHT)
-    if smoothing <= 0:
-        raise EditError(f"smoothing must be more than 0 (log of a zero count is -infinity), got {smoothing:g}")
-    ids = torch.tensor(tokenizer.encode(text, allow_special=False), dtype=torch.long)
-    if len(ids) < 2:
-        raise EditError("the text needs at least two tokens to count a pair")
-    V = tokenizer.vocab_size
-    counts = torch.bincount(ids[:-1] * V + ids[1:], minlength=V * V).view(V, V).float()  # (current, next)
-    model = Bigram(BigramConfig(vocab_size=V))
-    with torch.no_grad():
-        model.logits.copy_(torch.log(counts + smoothing))
-    return model.eval()
-
-
-def bigram_checkpoint(dataset: str, smoothing: float = 1.0) -> Checkpoint:
-    """A counted bigram of a shipped dataset (char, or words for the phrase lists), as a Checkpoint.
-
-    Counts come from the train split; ``info["val_loss"]`` is measured on the val split.
-    """
-    from .data import load_corpus  # noqa: PLC0415
-
-    corpus = load_corpus(dataset)
-    kind = corpus.config.tokenizer if corpus.config and corpus.config.tokenizer in ("char", "split") else "char"
-    vocab_text = corpus.train + corpus.val + corpus.test if kind == "char" else corpus.train
-    tokenizer = build_tokenizer(kind, vocab_text)
-    model = bigram_from_counts(tokenizer, corpus.train, smoothing)
-    val_ids = torch.tensor(tokenizer.encode(corpus.val, allow_special=False))
-    info = {"name": f"{dataset}-bigram-counts", "dataset": dataset, "val_loss": evaluate(model, val_ids),
-            "smoothing": smoothing, "steps": 0, "made_by": "tinylm.edit.bigram_checkpoint (counted, not trained)"}
-    return Checkpoint(model, tokenizer, info)
-
-
-def ordinary_tokens(tokenizer: Tokenizer) -> list[int]:
-    """Ids of the tokens text is made of: everything but the special tokens and <|unk|>."""
-    special = {tokenizer.token_to_id(s) for s in (*SPECIAL_TOKENS, UNK)}
-    return [i for i in range(tokenizer.vocab_size) if i not in special]

@@ -16,13 +16,13 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from tinylm import inspection as ti
+from tinylm import replay as tr
+from tinylm.data import dataset_texts
 from tinylm_app.guard import Slider
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
-from tinylm import inspection as ti
-from tinylm import replay as tr
-from tinylm.edit import dataset_texts
 
 CONFUSION_TOKENS = 20  # rows and columns of the confusion matrix: the most frequent next tokens
 ERROR_ROWS = 15  # rows of the top-error table

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from tinylm.checkpoint import Checkpoint, CheckpointError, checkpoint_zip
+from tinylm.data import dataset_texts
 from tinylm.edit import (
     DEFAULT_IMPRINT_STRENGTH,
     MAX_STRENGTH,
@@ -29,12 +30,10 @@ from tinylm.edit import (
     EditSession,
     axis_kinds,
     axis_label,
-    bigram_checkpoint,
     changed_cells,
     connect,
     connect_at,
     connection_strengths,
-    dataset_texts,
     imprint_report,
     parse_index,
     parse_value,
@@ -48,6 +47,7 @@ from tinylm.edit import (
 )
 from tinylm.models import count_params, model_kind
 from tinylm.pretrained import list_pretrained, load_pretrained
+from tinylm.runs import bigram_checkpoint
 from tinylm.sample import UnknownTokenError, continue_text, next_token_probs, prompt_ids
 from tinylm_app.guard import Dataframe, Number, Slider
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
