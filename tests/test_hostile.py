@@ -48,10 +48,12 @@ def _call(block_fn, raw: list) -> str:
             if data_model is not None and payload is not None:
                 payload = data_model.model_validate(payload)
             values.append(component.preprocess(payload) if block_fn.preprocess else payload)
+        n_positional = len(values) - len(block_fn.input_keyword_names)  # inputs_kwargs come last, by name
+        positional, kwargs = values[:n_positional], dict(zip(block_fn.input_keyword_names, values[n_positional:]))
         if block_fn.inputs_as_dict:  # inputs given as a set: the handler gets one dict, component -> value
-            values = [dict(zip(block_fn.inputs, values))]
-        args, *_ = special_args(block_fn.fn, values, None, None)
-        result = block_fn.fn(*args)
+            positional = [dict(zip(block_fn.inputs, positional))]
+        args, *_ = special_args(block_fn.fn, positional, None, None)
+        result = block_fn.fn(*args, **kwargs)
         if inspect.isgenerator(result):
             for _, _item in zip(range(MAX_ITEMS), result):
                 pass
@@ -65,6 +67,7 @@ def _call(block_fn, raw: list) -> str:
     return ""
 
 
+@pytest.mark.heavy
 def test_every_event_refuses_hostile_values_with_a_sentence(demo):
     problems = []
     for block_fn in demo.fns.values():

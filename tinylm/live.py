@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -73,23 +74,6 @@ def app_corpus(source: str, dataset: str | None = None, upload: str | Path | Non
             raise ValueError(f"the pasted text has {len(text):,} characters, over the limit of {max_chars:,}")
         return corpus_from_text(text, max_chars=max_chars)
     raise ValueError(f"unknown data source {source!r}; use dataset, upload or paste")
-
-
-def model_sizes(model: str, block_size: int, n_embd: int, n_hidden: int, n_layer: int, n_head: int) -> dict:
-    """The config overrides that apply to ``model``: a bigram has none, the MLP no heads, the GPT no n_hidden.
-
-    >>> model_sizes("mlp", block_size=3, n_embd=48, n_hidden=512, n_layer=4, n_head=4)
-    {'block_size': 3, 'n_embd': 48, 'n_hidden': 512}
-    """
-    if model == "bigram":
-        return {}
-    if model == "mlp":
-        return {"block_size": block_size, "n_embd": n_embd, "n_hidden": n_hidden}
-    if model == "gpt":
-        if n_embd % n_head:
-            raise ValueError(f"n_embd ({n_embd}) must be a multiple of n_head ({n_head}): each head gets n_embd / n_head numbers")
-        return {"block_size": block_size, "n_embd": n_embd, "n_layer": n_layer, "n_head": n_head}
-    raise ValueError(f"unknown model {model!r}; choose bigram, mlp or gpt")
 
 
 def app_run_config(corpus: Corpus, tokenizer: str, vocab_size: int | None, model: str, sizes: dict,
@@ -223,7 +207,8 @@ class TrainingSlots:
     owner (a visitor's session) already holds one, so the app can say so at once instead of
     queueing someone for ten minutes. A ticket not given back within ``max_hold_seconds`` (a
     run whose generator was dropped without being closed) expires, so a lost ticket cannot
-    block training forever.
+    block training forever. ``wait_until_stopped(model)`` is what a Stop button needs: the UI
+    closes a training at its next update, and the report must wait until the model stops changing.
 
     >>> slots = TrainingSlots(2, max_hold_seconds=60)
     >>> ticket = slots.try_acquire("ann"); slots.try_acquire("ann") is None, slots.holds("ann")
@@ -235,6 +220,7 @@ class TrainingSlots:
     def __init__(self, n: int, max_hold_seconds: float, clock: Callable[[], float] = time.monotonic):
         self.n, self.max_hold_seconds, self.clock = n, max_hold_seconds, clock
         self._held: dict[object, tuple[float, object]] = {}  # ticket -> (when it was taken, owner)
+        self._training: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(ticket) -> model
         self._lock = threading.Lock()
 
     def _expire(self) -> None:
@@ -260,9 +246,24 @@ class TrainingSlots:
             self._expire()
             return self._holds(owner)
 
+    def trains(self, ticket: object, model) -> None:
+        """Note the model ``ticket``'s run trains, for ``wait_until_stopped``."""
+        with self._lock:
+            self._training[id(ticket)] = model
+
     def release(self, ticket: object) -> None:
         with self._lock:
             self._held.pop(ticket, None)
+            self._training.pop(id(ticket), None)
+
+    def wait_until_stopped(self, model, timeout: float, poll: float = 0.05) -> bool:
+        """Wait until no run trains ``model`` (at most ``timeout`` seconds); whether it stopped."""
+        deadline = self.clock() + timeout
+        while any(m is model for m in list(self._training.values())):
+            if self.clock() >= deadline:
+                return False
+            time.sleep(poll)
+        return True
 
     @property
     def in_use(self) -> int:

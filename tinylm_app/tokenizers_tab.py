@@ -5,13 +5,9 @@ reports into coloured token spans. Also serves the ``/tokenize`` API. Run it alo
 ``python -m tinylm_app.tokenizers_tab``.
 """
 
-import html
 
 import gradio as gr
 
-from tinylm_app.guard import Slider, examples
-from tinylm_app.limits import MAX_TOKENIZE_CHARS
-from tinylm_app.session import launch
 from tinylm.compare import (
     BPE_VOCAB_MAX,
     BPE_VOCAB_MIN,
@@ -22,6 +18,10 @@ from tinylm.compare import (
     show_whitespace,
 )
 from tinylm.data import list_datasets
+from tinylm_app.guard import Slider, examples
+from tinylm_app.html import escape
+from tinylm_app.limits import MAX_TOKENIZE_CHARS
+from tinylm_app.session import launch
 
 THE_TEXT = "the text above"  # the "vocabulary from" choice that learns from the typed text itself
 DEFAULT_VOCAB_FROM = "tiny_shakespeare"
@@ -84,11 +84,6 @@ sub { font-size: 10px; color: #57606a; margin-left: 1px; }
 """
 
 
-def _escape(text: str) -> str:
-    """HTML-escape, and keep ``${`` and ``{{`` from reading as template syntax."""
-    return html.escape(text).replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;")
-
-
 def _line_breaks(raw: str) -> str:
     return "<br>" * raw.count("\n")  # after a "↵", so the tokens keep the text's lines
 
@@ -101,7 +96,7 @@ def _stats_html(report: TokenizationReport, asked_vocab: int) -> str:
     if report.kind in ("split", "char"):
         what = "words" if report.kind == "split" else "characters"
         if report.unknown:
-            listed = " ".join(f"<span class='unkword'>{_escape(show_whitespace(u))}</span>"
+            listed = " ".join(f"<span class='unkword'>{escape(show_whitespace(u))}</span>"
                               for u in report.unknown[:12])
             more = f" and {len(report.unknown) - 12} more" if len(report.unknown) > 12 else ""
             parts.append(f"<span class='error'>{len(report.unknown)} unknown {what}</span>: {listed}{more}")
@@ -118,11 +113,11 @@ def report_html(report: TokenizationReport, text: str, show_ids: bool, asked_voc
     for k, (span, shown) in enumerate(zip(report.spans[:MAX_SHOWN_TOKENS], report.tokens)):
         if span.start > end:  # text no token covers (split drops whitespace)
             gap = text[end:span.start]
-            out.append(f"<span class='gap'>{_escape(show_whitespace(gap))}</span>{_line_breaks(gap)}")
+            out.append(f"<span class='gap'>{escape(show_whitespace(gap))}</span>{_line_breaks(gap)}")
         css = "special" if span.special else "unk" if span.unknown else f"c{k % 5}"
         title = f"id {span.id}" + (" = <|unk|>: not in the vocabulary" if span.unknown else "")
         ids = f"<sub>{span.id}</sub>" if show_ids else ""
-        out.append(f"<span class='tok {css}' title='{_escape(title)}'>{_escape(shown)}{ids}</span>")
+        out.append(f"<span class='tok {css}' title='{escape(title)}'>{escape(shown)}{ids}</span>")
         out.append(_line_breaks(span.text) if span.end > end else "")  # byte pieces share one character
         end = max(end, span.end)
     if report.n_tokens > MAX_SHOWN_TOKENS:
@@ -139,8 +134,8 @@ def compare(text: str, vocab_from: str, vocab_size: float, show_ids: bool) -> li
     try:
         reports = compare_tokenizers(text, _corpus(vocab_from, text), vocab_size)
     except (ValueError, OSError) as err:  # CompareError, TokenizerError, a dataset file missing
-        gr.Warning(_escape(str(err)))  # the modal renders HTML
-        return [f"<div class='stats error'>{_escape(str(err))}</div>"] * len(COMPARE_KINDS)
+        gr.Warning(escape(str(err)))  # the modal renders HTML
+        return [f"<div class='stats error'>{escape(str(err))}</div>"] * len(COMPARE_KINDS)
     return [report_html(r, text, show_ids, int(vocab_size)) for r in reports]
 
 

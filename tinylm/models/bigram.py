@@ -7,7 +7,7 @@ form (``bigram_from_counts``); gradient descent finds the same thing, which make
 model to edit by hand.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 @dataclass
 class BigramConfig:
     vocab_size: int = 65  # number of distinct tokens
-    block_size: int = 1  # tokens of context the model looks at (always 1 for a bigram)
+    block_size: int = field(default=1, metadata={"fixed": True})  # tokens of context: always 1 for a bigram
 
 
 class Bigram(nn.Module):
