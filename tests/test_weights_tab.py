@@ -47,7 +47,8 @@ def test_a_small_bigram_is_shown_whole_with_the_current_row_first_and_marked(alp
     assert view.bars[0].label == "N" and len(view.bars) == TOP_BARS and view.after.greedy.startswith("NOP")
     assert [(n.label, n.note) for n in view.picture.inputs] == [("M", "current token")]  # a bigram reads one token
     assert view.picture.outputs[0].label == "N" and len(view.picture.outputs) == TOP_ROWS
-    assert view.connect_from == [("M  (current)", 0)] and view.connect_to[0] == ("N  (" + f"{view.bars[0].after:.1%})", f"#{view.bars[0].id}")
+    assert view.connect_from == [("M  (current)", 0)]
+    assert view.connect_to[0] == (f"N  ({view.bars[0].after:.1%})", f"#{view.bars[0].id}")
     assert view.before is None and view.moved is None and not view.error and not view.warning
 
 
@@ -76,7 +77,7 @@ def test_before_and_after_show_what_an_edit_moved(alphabet_bigram):
 
 @pytest.mark.parametrize("name, context, weight, rows, marked", [
     ("phrases-pt-mlp", "eu gosto de", "lm_head.weight", "top", [0]),  # the output layer: the likeliest next tokens
-    ("phrases-pt-mlp", "eu gosto de", "wte.weight", "window", [0, 1, 2, 3]),  # an embedding: the tokens read (a blank first)
+    ("phrases-pt-mlp", "eu gosto de", "wte.weight", "window", [0, 1, 2, 3]),  # an embedding: the tokens read
     ("alphabet-gpt", "KLM", "lm_head.weight", "top", [0]),
     ("alphabet-gpt", "KLM", "transformer.wte.weight", "window", [0, 1, 2]),
 ])
@@ -244,7 +245,7 @@ def test_every_shipped_kind_opens_and_edits(page):
         editing, view, data = opened(page, ckpt)
         assert view.table.name == "lm_head.weight" and view.table.rows
         out = tab.on_table_edit(page, {**data, page.table: typed(view, 0, 0, "3.5")})
-        assert ckpt.model.lm_head.weight[view.table.rows[0], view.table.cols[0]].item() == 3.5 and "3.5" in out[page.status]
+        assert ckpt.model.lm_head.weight[view.table.index(0, 0)].item() == 3.5 and "3.5" in out[page.status]
     out = tab.on_weight(page, {**data, page.weight_name: "transformer.h.1.attn.c_proj.weight"})
     assert out[page.head]["visible"] is True and editing.view.table.cols == list(range(16))  # head 0's columns
 
@@ -301,7 +302,8 @@ def test_edit_weight_through_the_api_moves_the_distribution(url):
     value = default.model.lm_head.weight[z, j].item() + 40 / h[j].item()
     answer = client.predict("lm_head.weight", [z, j], value, "ROMEO:", api_name="/edit_weight")
     first = answer["first_edits"][0]
-    assert first["name"] == "lm_head.weight" and first["index"] == [z, j] and first["new"] == pytest.approx(value, rel=1e-6)
+    assert first["name"] == "lm_head.weight" and first["index"] == [z, j]
+    assert first["new"] == pytest.approx(value, rel=1e-6)
     assert answer["before"][0]["prob"] == pytest.approx(float(next_token_probs(default.model, ids).max()), abs=1e-5)
     assert answer["before"][0]["token"] != "z" and answer["after"][0]["token"] == "z"
     for index, bad, message in (([z, j], "nan", "must be a finite number"), ([z, j], "lots", "must be a number"),

@@ -8,33 +8,22 @@ line and the imprint report. Nothing here computes a probability: ``tinylm.edit.
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 
 from tinylm.checkpoint import Checkpoint
 from tinylm.edit import Change, EditSession, ImprintReport, WeightsView
 from tinylm.edit.view import MOVED, SAMPLE_SEED
-from tinylm.models import count_params, model_kind
+from tinylm_app.html import escape, model_line, plural
 
 ROW_HEADER = "row ↓ col →"
 
 
-def escape(text) -> str:
-    """HTML-escape, and keep ``${`` and braces from reading as gr.HTML template syntax."""
-    return html.escape(str(text)).replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;")
-
-
 def model_card(ckpt: Checkpoint, n: int) -> str:
-    """One line about the model being edited (Markdown): what it is, what it reads, ``n`` weights edited."""
-    info, model = ckpt.info, ckpt.model
+    """The model being edited (Markdown): the shared model line, its data and val loss, ``n`` weights edited."""
+    info = ckpt.info
+    data = f" · from *{escape(info['dataset'])}*" if info.get("dataset") else ""
     val = f" · val loss {info['val_loss']:.3f}" if isinstance(info.get("val_loss"), (int, float)) else ""
-    data = f" · from *{info['dataset']}*" if info.get("dataset") else ""
-    edits = f" · **{n:,} weight{'s' if n != 1 else ''} edited**" if n else " · unedited"
-    reads = f"{model.block_size} token{'s' if model.block_size > 1 else ''}"
-    return (f"**Editing: {escape(ckpt.name)}** — {model_kind(model).upper()} · {ckpt.tokenizer.kind} tokenizer "
-            f"({ckpt.tokenizer.vocab_size:,} tokens) · {count_params(model):,} weights · reads the last {reads}"
-            f"{data}{val}{edits}")
+    return f"**Editing:** {model_line(ckpt)}{data}{val} · " + (f"**{plural(n, 'weight')} edited**" if n else "unedited")
 
 
 def bars(view: WeightsView) -> str:
@@ -45,7 +34,8 @@ def bars(view: WeightsView) -> str:
     rows = []
     for bar in view.bars:
         moved = view.before is not None and abs(bar.after - bar.before) >= MOVED
-        arrow = f" <span class='{'up' if bar.after > bar.before else 'down'}'>{'▲' if bar.after > bar.before else '▼'}</span>"
+        up = bar.after > bar.before
+        arrow = f" <span class='{'up' if up else 'down'}'>{'▲' if up else '▼'}</span>"
         number = f"{bar.before:.1%} → {bar.after:.1%}{arrow}" if moved else f"{bar.after:6.1%}"
         rows.append(f"<div class='row' title='id {bar.id}'><span class='tok'>{escape(bar.label)}</span>"
                     f"<span class='track'><span class='before' style='width:{100 * bar.before / scale:.1f}%'></span>"
@@ -67,7 +57,8 @@ def texts(view: WeightsView) -> str:
     def block(label, key):
         after, before = getattr(view.after, key), view.before and getattr(view.before, key)
         old = f"<pre class='before'>before: {shown(before)}</pre>" if before is not None and before != after else ""
-        return f"<div class='label'>{label}</div><pre><span class='ctx'>{shown(view.context)}</span>{shown(after)}</pre>{old}"
+        new = f"<pre><span class='ctx'>{shown(view.context)}</span>{shown(after)}</pre>"
+        return f"<div class='label'>{label}</div>{new}{old}"
 
     return (f"<div class='texts'>{block('greedy continuation (always the likeliest token)', 'greedy')}"
             f"{block(f'sampled continuation (temperature 1, seed {SAMPLE_SEED})', 'sampled')}</div>")
@@ -95,7 +86,8 @@ def picture(view: WeightsView) -> str:
         for j, (out, s) in enumerate(zip(pic.outputs, row)):
             y1, y2, mid, share = y(i, len(pic.inputs)), y(j, len(pic.outputs)), (X_IN + X_OUT) / 2, abs(s) / strongest
             edges.append(f"<path class='edge' data-in='{node.position}' data-out='{out.id}' d='M{X_IN + R},{y1:.1f} "
-                         f"C{mid},{y1:.1f} {mid},{y2:.1f} {X_OUT - R},{y2:.1f}' stroke='{'#2563eb' if s >= 0 else '#ea580c'}' "
+                         f"C{mid},{y1:.1f} {mid},{y2:.1f} {X_OUT - R},{y2:.1f}' "
+                         f"stroke='{'#2563eb' if s >= 0 else '#ea580c'}' "
                          f"stroke-width='{1 + 9 * share:.2f}' stroke-opacity='{0.2 + 0.8 * share:.2f}'>"
                          f"<title>{escape(f'{node.label} → {out.label}: {s:+.2f}')}</title></path>")
     nodes = [_node("in", node, X_IN, y(i, len(pic.inputs)), "#e0e7ff") for i, node in enumerate(pic.inputs)]
@@ -139,7 +131,8 @@ def styled_table(view: WeightsView):
             css.iloc[i, 0] = ("background-color: #fde68a" if i in table.marked else "font-weight: 600") + bold
             for j, v in enumerate(row):
                 rgb = "37, 99, 235" if v >= 0 else "234, 88, 12"
-                css.iloc[i, j + 1] = f"background-color: rgba({rgb}, {0.06 + 0.5 * min(abs(v) / biggest, 1.0):.2f}){bold}"
+                alpha = 0.06 + 0.5 * min(abs(v) / biggest, 1.0)
+                css.iloc[i, j + 1] = f"background-color: rgba({rgb}, {alpha:.2f}){bold}"
         return css
 
     return frame.style.apply(colours, axis=None)
@@ -184,6 +177,7 @@ def imprint_result(report: ImprintReport) -> str:
                 f"the price of remembering these.</p>")
     conflicts = "".join(f"<li>{escape(c)}</li>" for c in report.imprint.conflicts)
     conflicts = f"<p>Greedy generation can follow a context one way only:</p><ul>{conflicts}</ul>" if conflicts else ""
-    return (f"<div class='imprint'><table><tr><th>sequence</th><th>greedy, after its first token</th><th></th></tr>{rows}"
+    head = "<tr><th>sequence</th><th>greedy, after its first token</th><th></th></tr>"
+    return (f"<div class='imprint'><table>{head}{rows}"
             f"</table><p>{report.imprint.pairs} (context → next token) pairs written into "
             f"{len(report.imprint.change.edits):,} weights.</p>{loss}{conflicts}</div>")

@@ -50,6 +50,7 @@ from tinylm.sample import prompt_ids
 from tinylm_app import weights_api
 from tinylm_app import weights_html as draw
 from tinylm_app.guard import Dataframe, Slider
+from tinylm_app.html import escape
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
 from tinylm_app.session import current_model, download_folder, launch
 from tinylm_app.session import model_state as new_model_state
@@ -164,7 +165,7 @@ def _render(page: Page, editing: Editing, data: dict, before=None, change: Chang
     view = weights_view(c.model, c.tokenizer, data[page.context], data[page.weight_name], chosen, data[page.head] or 0,
                         data[page.first_col] or 0, before, extra_outputs)
     if view.warning:
-        gr.Warning(draw.escape(view.warning))
+        gr.Warning(escape(view.warning))
     editing.view, editing.cell = view, None
     froms = view.connect_from
     return {page.editing: editing,
@@ -232,7 +233,7 @@ def search_rows(page: Page, data: dict) -> dict:
     query, keep = data[page.search] or "", [int(c) for c in data[page.rows] or []]
     found = search_tokens(tokenizer, query)
     if query and not found:
-        gr.Warning(f"no token contains {draw.escape(query)!r}")
+        gr.Warning(f"no token contains {escape(query)!r}")
     return {page.rows: gr.update(choices=[(f"{token_label(tokenizer, i)}  #{i}", i)
                                           for i in dict.fromkeys(keep + found)], value=keep)}
 
@@ -251,7 +252,7 @@ def _act(page: Page, data: dict, action, extra_outputs=()) -> dict:
         try:
             change = action(editing)
         except (EditError, ValueError) as err:  # UnknownTokenError is a ValueError too
-            gr.Warning(draw.escape(str(err)))
+            gr.Warning(escape(str(err)))
             return _render(page, editing, data)
         if change is None:
             return gr.skip()  # nothing to do: the screen stays as it is
@@ -367,7 +368,8 @@ def export(page: Page, data: dict) -> str:
     editing = editing_for(data[page.model_state], data[page.editing])
     source, n = editing.ckpt, len(editing.session.edits())
     name = source.name if n == 0 or source.name.endswith("-edited") else f"{source.name}-edited"
-    edited = Checkpoint(source.model, source.tokenizer, {**source.info, "name": name, "edited_weights": n}, source.metrics)
+    info = {**source.info, "name": name, "edited_weights": n}
+    edited = Checkpoint(source.model, source.tokenizer, info, source.metrics)
     return str(checkpoint_zip(edited, download_folder()))
 
 

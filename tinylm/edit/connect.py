@@ -130,7 +130,8 @@ def connect_at(model: nn.Module, ids: list[int], position: int, to_id: int, stre
     return record(model, [name], what, write)
 
 
-def connect(model: nn.Module, tokenizer: Tokenizer, from_token, to_token, strength, context: str | None = None) -> Change:
+def connect(model: nn.Module, tokenizer: Tokenizer, from_token, to_token, strength,
+            context: str | None = None) -> Change:
     """Draw a connection: after ``from_token``, push ``to_token`` ``strength`` logits harder (see ``connect_at``).
 
     ``context`` is the text whose picture the connection is drawn on; ``from_token`` is its last

@@ -207,7 +207,8 @@ def _check_range(name: str, tensor: torch.Tensor, axis: int, ids: list[int], wha
 
 
 def table_slice(model: nn.Module, tokenizer: Tokenizer, name: str, ids: list[int], top: list[int],
-                chosen: list[int] | None = None, head: int = 0, first_col: int = 0) -> tuple[list[int] | None, list[int]]:
+                chosen: list[int] | None = None, head: int = 0,
+                first_col: int = 0) -> tuple[list[int] | None, list[int]]:
     """The rows and columns of weight ``name`` worth showing for the context ``ids``.
 
     ``top`` are the likeliest next tokens; ``chosen`` are rows (entries, for a 1-D weight) a
@@ -228,7 +229,8 @@ def table_slice(model: nn.Module, tokenizer: Tokenizer, name: str, ids: list[int
     kinds = axis_kinds(model, name)
     has_blank_row = tensor.size(0) > model.config.vocab_size  # the MLP's wte
     # the tokens it reads, latest last, each once (a GPT's window can be hundreds of tokens: the last few)
-    context = list(dict.fromkeys(t for t in window(model, ids)[-MAX_PICTURE_INPUTS:] if t != model.blank or has_blank_row))
+    read = window(model, ids)[-MAX_PICTURE_INPUTS:]
+    context = list(dict.fromkeys(t for t in read if t != model.blank or has_blank_row))
     whole = kinds == TOKEN_AXES and len(ordinary_tokens(tokenizer)) <= WHOLE_TABLE_VOCAB
     if whole:  # the whole table, the current token's row first
         suggested = list(dict.fromkeys(context[-1:] + ordinary_tokens(tokenizer)))
