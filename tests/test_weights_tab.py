@@ -152,11 +152,11 @@ def opened(page, ckpt):
     return editing, editing.view, inputs(page, ckpt, editing, out[page.context], editing.view.table.name)
 
 
-def typed(view, row: int, col: int, value):
-    """The table as the browser sends it back with one cell typed over."""
-    frame = [[label, *values] for label, values in zip(view.table.row_labels, view.table.values)]
-    frame[row][col + 1] = value
-    return pd.DataFrame(frame, columns=[ROW_HEADER, *view.table.col_labels])
+def typed(view, row: int, col: int, value) -> pd.DataFrame:
+    """The table as the browser sends it back (the values as drawn, rounded) with one cell typed over."""
+    frame = tab.draw.styled_table(view).data.astype(object)
+    frame.iloc[row, col + 1] = value
+    return frame
 
 
 def skipped(out) -> bool:
@@ -171,6 +171,7 @@ def test_typing_into_the_table_edits_the_weight_and_shows_before_and_after(page,
     tok = alphabet_bigram.tokenizer
     m, a = tok.token_to_id("M"), tok.token_to_id("A")
     assert alphabet_bigram.model.logits[m, a].item() == 25.0
+    assert [e.index for e in editing.session.edits()] == [(m, a)]  # that cell only: the others came back rounded
     assert editing.view.moved.label == "A" and editing.view.moved.after == pytest.approx(1.0, abs=1e-3)
     assert "logits[M, A] = 25" in out[page.status] and out[page.edits].iloc[0]["old → new"].endswith("→ 25")
     # the browser sends every Enter twice: the second finds the weight already holding 25 and does nothing

@@ -117,7 +117,7 @@ def _node(side: str, node, x: float, y: float, fill: str) -> str:
 def styled_table(view: WeightsView):
     """The weight slice as a styled DataFrame: colour = sign and size; the marked rows in yellow."""
     table = view.table
-    values = [[round(v, 3) for v in row] for row in table.values]
+    values = table.shown()
     columns = [f"{label} #{i}" if table.col_labels.count(label) > 1 or label == ROW_HEADER else label
                for label, i in zip(table.col_labels, table.cols)]  # a table needs each column name once
     frame = pd.DataFrame(values, columns=columns)

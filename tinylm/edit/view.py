@@ -49,6 +49,7 @@ CONTINUATION_TOKENS = {"char": 40}  # length of each continuation by tokenizer k
 SAMPLE_SEED = 0  # the sampled continuation always uses this seed: only an edit changes it
 MAX_CHOICES = 2000  # a vocabulary bigger than this is searched instead of listed in a menu
 MOVED = 0.0005  # a probability that moved less than this did not move
+SHOWN_DIGITS = 3  # decimals a table shows; what comes back from it is compared with that, not the float
 
 
 @dataclass(frozen=True)
@@ -98,14 +99,19 @@ class Table:
         """The weight's index behind the cell in row ``i``, column ``j`` of the table."""
         return (self.cols[j],) if self.rows is None else (self.rows[i], self.cols[j])
 
+    def shown(self) -> list[list[float]]:
+        """The values as a table shows them, rounded to SHOWN_DIGITS decimals."""
+        return [[round(v, SHOWN_DIGITS) for v in row] for row in self.values]
+
 
 def edit_table(session: EditSession, tokenizer: Tokenizer, table: Table, typed: list[list]) -> Change | None:
-    """The cells a person typed into ``table`` (as drawn), written as one change; None if none differs.
+    """The cells a person typed into ``table`` (drawn as ``table.shown()``), as one change; None if none differs.
 
-    ``typed`` is what came back, numbers or text, without the row labels. All cells or none: a
-    value that is not a number within ±1000 raises EditError and nothing is written.
+    ``typed`` is what came back, numbers or text, without the row labels; a cell still holding the
+    rounded value it was drawn with is not an edit. All cells or none: a value that is not a number
+    within ±1000 raises EditError and nothing is written.
     """
-    cells = changed_cells(table.values, typed, table.rows, table.cols)
+    cells = changed_cells(table.shown(), typed, table.rows, table.cols)
     if not cells:
         return None
     model = session.model
