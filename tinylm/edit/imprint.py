@@ -212,8 +212,8 @@ def imprint(model: nn.Module, tokenizer: Tokenizer, sequences, strength=DEFAULT_
         ΔW = V^T (K C^-1 K^T)^-1 K C^-1
 
     which puts the write in directions ordinary text rarely uses, so predictions on ordinary
-    text move much less (on alphabet-gpt, imprinting "HELLO" costs 0.14 nats of val loss
-    instead of 4).
+    text move much less (on alphabet-gpt, imprinting "HELLO" at strength 4 costs 0.32 nats of
+    val loss instead of 4.7, measured with ``imprint_report`` on the alphabet val split).
 
     - bigram: K is one-hot, so this raises ``logits[current, next]`` just enough (like adding counts);
     - MLP: K is the last tanh layer, and only ``lm_head`` rows of the imprinted tokens change;
