@@ -21,7 +21,6 @@ from tinylm.replay import copy_state_dict
 from tinylm.runs import bigram_checkpoint
 from tinylm.sample import next_token_probs, prompt_ids
 from tinylm_app import weights_tab as tab
-from tinylm_app.weights_html import ROW_HEADER
 
 pytestmark = pytest.mark.filterwarnings("ignore:Cannot display Styler")  # it does show the colours
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from itertools import groupby
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..sample import prompt_ids
 from ..tokenizer import Tokenizer

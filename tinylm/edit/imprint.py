@@ -14,7 +14,7 @@ import itertools
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..sample import generate, prompt_ids
 from ..tokenizer import Tokenizer

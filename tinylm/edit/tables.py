@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..compare import show_whitespace
 from ..tokenizer import Tokenizer, ordinary_tokens

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..sample import UnknownTokenError, continue_text, next_token_probs, prompt_ids
 from ..tokenizer import Tokenizer
