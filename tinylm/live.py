@@ -144,17 +144,18 @@ class TrainingUpdate:
 
 
 def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0, sample_tokens: int = 100,
-                  val_every: float = 2.0, val_tokens: int = 8192, max_share: float = 0.01,
+                  val_every: float = 2.0, val_tokens: int = 2048, max_share: float = 0.01, val_share: float = 0.02,
                   clock: Callable[[], float] = time.perf_counter,
                   snapshots: Snapshots | None = None) -> Iterator[TrainingUpdate]:
     """Train ``run`` and yield a TrainingUpdate every ``update_every`` seconds of wall time.
 
     The first update comes before the first step, so a UI holds the (live, in-place trained)
     checkpoint from the start: stopping at any moment keeps the weights trained so far. Val
-    loss is measured on the first ``val_tokens`` of the val split every ``val_every`` seconds (the
-    last step measures all of it), and a ``sample_tokens``-token sample is drawn every
-    ``sample_every`` seconds; for a model slow enough that one of them would take more than
-    ``max_share`` of the time, it comes less often, so the UI never costs training much.
+    loss is measured on the first ``val_tokens`` of the val split (the same ones each time, so the
+    points compare) every ``val_every`` seconds, and the last step measures all of it; a
+    ``sample_tokens``-token sample is drawn every ``sample_every`` seconds. For a model slow
+    enough that a val check would take more than ``val_share`` of the time, or a sample more than
+    ``max_share``, they come less often, so the UI never costs training much.
     Closing the generator stops training. Weight snapshots for the Inspect tab's replay are kept
     in ``checkpoint.snapshots`` (``snapshots`` sets how often; by default every 10 steps, at most 32).
     """
@@ -164,6 +165,7 @@ def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0
     ckpt.metrics = run.metrics  # the checkpoint shows the run's curve as it grows
     snapshots = snapshots or Snapshots(every_steps=10)
     ckpt.snapshots = snapshots.items  # the same list: it grows (and is thinned) as the run trains
+    ckpt.info["training"] = True  # other views say so while it changes under them
     yield TrainingUpdate(ckpt, {}, run.metrics, None, None, False)
     last_update = last_val = last_sample = clock()
     val_gap, sample_gap = val_every, sample_every  # seconds between checks, stretched for slow models
@@ -174,7 +176,7 @@ def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0
             if metrics["val_loss"] is None and now - last_val >= val_gap and not metrics["done"]:
                 metrics["val_loss"] = evaluate(run.model, run.val_ids, max_tokens=val_tokens)  # restores train mode
                 last_val, cost = clock(), clock() - now
-                val_gap, now = max(val_every, cost / max_share), last_val
+                val_gap, now = max(val_every, cost / val_share), last_val
             if not metrics["done"] and now - last_update < update_every:
                 continue
             sample = None
@@ -183,12 +185,15 @@ def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0
                 last_sample = clock()
                 sample_gap = max(sample_every, (last_sample - now) / max_share)
             ckpt.info.update(run.info())
+            if metrics["done"]:
+                ckpt.info.pop("training", None)
             eta = 0.0 if metrics["done"] else eta_seconds(metrics["step"], total_steps, metrics["elapsed"], config.max_seconds)
             yield TrainingUpdate(ckpt, metrics, run.metrics, eta, sample, metrics["done"])
             last_update = clock()
     finally:
         steps.close()  # a closed live_training closes the trainer too (it sets model.eval())
         ckpt.info.update(run.info())  # the steps trained since the last update count too
+        ckpt.info.pop("training", None)
 
 
 def sample_text(model, tokenizer, max_new_tokens: int = 100, seed: int = 0) -> str:

@@ -108,6 +108,15 @@ class Tokenizer:
         return {s: self.hf.token_to_id(s) for s in SPECIAL_TOKENS if self.hf.token_to_id(s) is not None}
 
     @property
+    def non_text_ids(self) -> list[int]:
+        """Ids that stand for no text: the special tokens, and ``<|unk|>`` where there is one.
+
+        A continuation of text never samples them (a char model of names never saw one as a target).
+        """
+        unk = self.hf.token_to_id(UNK)
+        return sorted([*self.special_ids.values(), *([unk] if unk is not None else [])])
+
+    @property
     def pad_id(self) -> int | None:
         """The padding id; None for pure GPT-2, which has none."""
         return self.special_ids.get(PAD)
@@ -476,10 +485,10 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
 
 
 def ordinary_tokens(tokenizer: Tokenizer) -> list[int]:
-    """Ids of the tokens text is made of: every id but the special tokens and <|unk|>.
+    """Ids of the tokens text is made of: every id but ``non_text_ids`` (the special tokens, <|unk|>).
 
     >>> ordinary_tokens(build_tokenizer("char", "ba"))  # ids 0-5 are special, then "a", "b"
     [6, 7]
     """
-    special = {tokenizer.token_to_id(s) for s in (*SPECIAL_TOKENS, UNK)}
-    return [i for i in range(tokenizer.vocab_size) if i not in special]
+    non_text = set(tokenizer.non_text_ids)
+    return [i for i in range(tokenizer.vocab_size) if i not in non_text]

@@ -38,6 +38,11 @@ class Bigram(nn.Module):
         """(B, T, vocab_size) -> logits: a one-hot row times the table is that token's row."""
         return x @ self.logits
 
+    def token_embeddings(self):
+        """One vector per token, (vocab_size, vocab_size): a bigram's whole model is its table, so a
+        token's row of next-token logits is its vector."""
+        return self.logits
+
     def weight_axes(self, name: str) -> tuple[str, ...]:
         """What each axis of a weight counts: the table is (current token, next token)."""
         return {"logits": ("token", "next")}[name]

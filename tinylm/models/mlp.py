@@ -111,6 +111,10 @@ class MLP(nn.Module):
         summed = F.embedding_bag(rows.reshape(B * T, self.block_size), tables, mode="sum")  # (B*T, n_hidden)
         return summed.view(B, T, -1) + self.h[0].bias
 
+    def token_embeddings(self):
+        """One vector per token, (vocab_size, n_embd): ``wte`` without the extra "blank" row."""
+        return self.wte.weight[: self.config.vocab_size]
+
     def weight_axes(self, name: str) -> tuple[str, ...]:
         """What each axis of a weight counts: "token" (wte's rows, the blank last), "embd", "input"
         (the first layer reads block_size embeddings side by side), "neuron", "next" (lm_head's rows)."""
