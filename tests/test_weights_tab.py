@@ -21,6 +21,7 @@ from tinylm.replay import copy_state_dict
 from tinylm.runs import bigram_checkpoint
 from tinylm.sample import next_token_probs, prompt_ids
 from tinylm_app import weights_tab as tab
+from tinylm_app.html import model_status
 
 pytestmark = pytest.mark.filterwarnings("ignore:Cannot display Styler")  # it does show the colours
 
@@ -164,13 +165,16 @@ def skipped(out) -> bool:
 
 def test_typing_into_the_table_edits_the_weight_and_shows_before_and_after(page, alphabet_bigram):
     editing, view, data = opened(page, alphabet_bigram)
-    assert data[page.context] == "KLM" and "alphabet-bigram-counts" in tab.draw.model_card(alphabet_bigram, 0)
+    assert data[page.context] == "KLM" and "unedited" in tab.draw.model_card(alphabet_bigram)
     frame = typed(view, 0, 1, "25")  # logits[M, A]
     out = tab.on_table_edit(page, {**data, page.table: frame})
     tok = alphabet_bigram.tokenizer
     m, a = tok.token_to_id("M"), tok.token_to_id("A")
     assert alphabet_bigram.model.logits[m, a].item() == 25.0
     assert [e.index for e in editing.session.edits()] == [(m, a)]  # that cell only: the others came back rounded
+    # the other tabs learn that the model was edited by hand (Predict, Inspect: tinylm_app.html.model_status)
+    assert alphabet_bigram.info["edited_weights"] == 1 and "edited by hand" in model_status(alphabet_bigram)
+    assert "1 weight edited" in out[page.card]
     assert editing.view.moved.label == "A" and editing.view.moved.after == pytest.approx(1.0, abs=1e-3)
     assert "logits[M, A] = 25" in out[page.status] and out[page.edits].iloc[0]["old → new"].endswith("→ 25")
     # the browser sends every Enter twice: the second finds the weight already holding 25 and does nothing
@@ -211,6 +215,7 @@ def test_undo_redo_and_reset_from_the_buttons(page, alphabet_bigram):
     assert not diff(model, original)
     tab.draw_connection(page, {**data, page.from_token: 0, page.to_token: "Q"})
     assert "reset everything" in tab.reset_all(page, data)[page.status] and not diff(model, original)
+    assert alphabet_bigram.info["edited_weights"] == 0 and not model_status(alphabet_bigram)
 
 
 def test_the_picture_connects_two_clicked_circles(page, alphabet_bigram):

@@ -38,6 +38,7 @@ def _answer(editing_for, ckpt, editing, context, action) -> tuple[dict, object, 
     with editing.lock:
         before = top()  # an unknown token in the context is refused here, before any edit
         change = action(editing)  # recorded in the session's history
+        editing.mark_edited()
         after = top()
     greedy = "".join(t.token for t in continue_text(c.model, c.tokenizer, context, API_NEW_TOKENS, temperature=0))
     first = [{"name": e.name, "index": list(e.index), "old": e.old, "new": e.new} for e in change.edits[:5]]
@@ -84,6 +85,7 @@ def imprint(editing_for, sequences, strength, ckpt, editing):
         report = imprint_report(c.model, c.tokenizer, sequences or "", strength,
                                 val_text=texts[1] if texts else None, background=texts[0] if texts else None)
         editing.session.record(report.imprint.change)
+        editing.mark_edited()
     result = report.imprint
     answer = {"change": result.change.what, "edits": len(result.change.edits), "pairs": result.pairs,
               "conflicts": result.conflicts,

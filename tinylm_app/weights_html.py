@@ -18,9 +18,9 @@ from tinylm_app.html import escape, model_line, plural
 ROW_HEADER = "row ↓ col →"
 
 
-def model_card(ckpt: Checkpoint, n: int) -> str:
-    """The model being edited (Markdown): the shared model line, its data and val loss, ``n`` weights edited."""
-    info = ckpt.info
+def model_card(ckpt: Checkpoint) -> str:
+    """The model being edited (Markdown): the shared model line, its data and val loss, the weights edited."""
+    info, n = ckpt.info, ckpt.info.get("edited_weights", 0)
     data = f" · from *{escape(info['dataset'])}*" if info.get("dataset") else ""
     val = f" · val loss {info['val_loss']:.3f}" if isinstance(info.get("val_loss"), (int, float)) else ""
     return f"**Editing:** {model_line(ckpt)}{data}{val} · " + (f"**{plural(n, 'weight')} edited**" if n else "unedited")

@@ -102,6 +102,11 @@ class Editing:
     refused: list | None = None  # cells just refused: the table sends every Enter twice, warn once
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one edit at a time
 
+    def mark_edited(self) -> None:
+        """Say in the model's info how many weights differ from the start (0: none), so that the other
+        tabs tell a learner the model was edited by hand (``tinylm_app.html.model_status``)."""
+        self.ckpt.info["edited_weights"] = self.session.changed()
+
 
 @dataclass
 class Page:
@@ -169,7 +174,7 @@ def _render(page: Page, editing: Editing, data: dict, before=None, change: Chang
     editing.view, editing.cell = view, None
     froms = view.connect_from
     return {page.editing: editing,
-            page.card: draw.model_card(c, len(editing.session.edits())),
+            page.card: draw.model_card(c),
             page.table: draw.styled_table(view),
             page.status: draw.status_line(change, view),
             page.bars: draw.bars(view),
@@ -256,6 +261,7 @@ def _act(page: Page, data: dict, action, extra_outputs=()) -> dict:
             return _render(page, editing, data)
         if change is None:
             return gr.skip()  # nothing to do: the screen stays as it is
+        editing.mark_edited()
         out = _render(page, editing, data, before, change, extra_outputs)
     return {**out, page.model_state: editing.ckpt} if data[page.model_state] is None else out
 
@@ -366,7 +372,7 @@ def imprint_sequences(page: Page, data: dict) -> dict:
 def export(page: Page, data: dict) -> str:
     """The edited model as a checkpoint .zip (it loads in the Train tab, the CLI, or load_checkpoint)."""
     editing = editing_for(data[page.model_state], data[page.editing])
-    source, n = editing.ckpt, len(editing.session.edits())
+    source, n = editing.ckpt, editing.session.changed()
     name = source.name if n == 0 or source.name.endswith("-edited") else f"{source.name}-edited"
     info = {**source.info, "name": name, "edited_weights": n}
     edited = Checkpoint(source.model, source.tokenizer, info, source.metrics)

@@ -218,6 +218,8 @@ class EditSession:
     0.0
     >>> _ = s.redo(); s.model.logits[0, 2].item()
     -1.0
+    >>> s.changed()
+    2
     >>> _ = s.reset_all(); diff(s.model, s.original)
     []
     """
@@ -301,3 +303,7 @@ class EditSession:
     def edits(self) -> list[Edit]:
         """Every edit in force, oldest first."""
         return [e for change in self.history for e in change.edits]
+
+    def changed(self) -> int:
+        """How many weights differ from the ones editing started with (one put back no longer counts)."""
+        return len(diff(self.model, self.original))
