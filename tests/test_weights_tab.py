@@ -255,6 +255,16 @@ def test_every_shipped_kind_opens_and_edits(page):
     assert out[page.head]["visible"] is True and editing.view.table.cols == list(range(16))  # head 0's columns
 
 
+def test_searching_tokens_offers_them_as_rows_and_keeps_the_chosen(page, alphabet_bigram):
+    _, _, data = opened(page, alphabet_bigram)
+    tok = alphabet_bigram.tokenizer
+    out = tab.search_rows(page, {**data, page.search: "Q", page.rows: [tok.token_to_id("A")]})
+    choices = [value for _, value in out[page.rows]["choices"]]
+    assert choices[:2] == [tok.token_to_id("A"), tok.token_to_id("Q")] and out[page.rows]["value"] == [choices[0]]
+    with pytest.warns(UserWarning, match="no token contains"):
+        tab.search_rows(page, {**data, page.search: "qq"})
+
+
 def test_the_default_model_is_loaded_once_and_handed_to_the_session(page):
     editing, view, data = opened(page, None)
     out = tab.on_table_edit(page, {**data, page.table: typed(view, 0, 0, "2.0")})
