@@ -39,15 +39,17 @@ SERVER_FAULT = ("Something went wrong on the server ({error}); it has been logge
                 "different input.")
 
 
-def sentence(message: str) -> str:
+def sentence(message: str, escaped: bool = True) -> str:
     """A library message as one sentence: capitalised, one line, ending in a full stop.
 
     Gradio shows an error's message as HTML, and a message may quote what a visitor typed,
-    so ``<``, ``>`` and ``&`` are escaped (a name like ``<img onerror=...>`` stays text).
+    so ``<``, ``>`` and ``&`` are escaped (a name like ``<img onerror=...>`` stays text) unless
+    ``escaped`` is False (for the log).
     """
     message = " ".join(str(message).split()) or "That input cannot be used"
-    message = html.escape(message[0].upper() + message[1:], quote=False)
-    return message if message[-1] in ".!?" else message + "."
+    message = message[0].upper() + message[1:]
+    message = message if message[-1] in ".!?" else message + "."
+    return html.escape(message, quote=False) if escaped else message
 
 
 def refuse(message: str) -> gr.Error:
@@ -205,12 +207,12 @@ def guarded(fn, name: str, inputs: list, names: list = ()):
 
     def fail(error: Exception) -> gr.Error:
         if isinstance(error, gr.Error):
+            log.info("refused %s: %s", name, sentence(error.message, escaped=False)[:300])
             error.message, error.print_exception = sentence(error.message), False
-            log.info("refused %s: %s", name, error.message[:300])
             return error
         if isinstance(error, (ValueError, RecursionError)):  # the library's way of saying "not this input"
             message = "that input is nested too deeply" if isinstance(error, RecursionError) else str(error)
-            log.info("refused %s: %s", name, sentence(message)[:300])
+            log.info("refused %s: %s", name, sentence(message, escaped=False)[:300])
             return refuse(message)
         log.exception("error in %s", name)  # a bug: the one traceback worth keeping
         return gr.Error(SERVER_FAULT.format(error=type(error).__name__), print_exception=False)
