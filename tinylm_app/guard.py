@@ -7,7 +7,7 @@ any event, shown on the page or not. So the server checks what arrives, whatever
   within the field's range (a whole one where the field is whole), or a refusal naming the field;
 - text is held to the ``max_length`` of the Textbox it came through, the limit the page shows
   (``tinylm_app.limits``), and must be real Unicode (a lone surrogate is not a character);
-- ``harden(demo)`` wraps every event so that a library error (a ``ValueError``: empty text, an
+- ``guard_events(demo)`` wraps every event so that a library error (a ``ValueError``: empty text, an
   unknown token, a corrupt checkpoint) reaches the visitor as one sentence and the log as one
   line, never a traceback. Anything else is a bug: its traceback is logged once, and the
   visitor is told that it went wrong on the server, not what to change.
@@ -260,14 +260,3 @@ def guard_events(demo: gr.Blocks) -> None:
         if block_fn.fn is not None and not getattr(block_fn.fn, "guarded", False):
             names = [None] * (len(block_fn.inputs) - len(block_fn.input_keyword_names)) + block_fn.input_keyword_names
             block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs, names)
-
-
-def publish_only(demo: gr.Blocks, documented: set[str]) -> None:
-    """Hide every public endpoint that is not ``documented`` from the API page and the clients.
-
-    Hidden events still serve the page (its JavaScript calls them by number); they are guarded
-    like the others, because a script can call them the same way.
-    """
-    for block_fn in demo.fns.values():
-        if block_fn.api_visibility == "public" and block_fn.api_name not in documented:
-            block_fn.api_visibility = "private"
