@@ -110,22 +110,25 @@ def _json_chars(value) -> int:
         return 0
 
 
+def _number_payload(field: gr.Number | gr.Slider, payload):
+    """What Number and Slider share: a payload that must be a finite number in the field's range."""
+    try:
+        return check_number(payload, field.label or "a number field", field.minimum, field.maximum,
+                            whole=field.precision == 0)
+    except ValueError as err:
+        raise refuse(str(err)) from None
+
+
 class Number(gr.Number):
     """``gr.Number`` that refuses anything but a finite number in its range, naming the field.
 
     Gradio's own raises a TypeError on "abc" and silently rounds 2.5 to 2 where precision is 0.
     """
 
-    is_template = True  # drawn by Gradio's Number component
+    is_template = True  # drawn by Gradio's Number component (its name is its first base's)
 
     def preprocess(self, payload):
-        if payload is None:
-            return None
-        try:
-            return check_number(payload, self.label or "a number field", self.minimum, self.maximum,
-                                whole=self.precision == 0)
-        except ValueError as err:
-            raise refuse(str(err)) from None
+        return None if payload is None else _number_payload(self, payload)  # None: an empty box
 
 
 class Slider(gr.Slider):
@@ -134,11 +137,7 @@ class Slider(gr.Slider):
     is_template = True  # drawn by Gradio's Slider component
 
     def preprocess(self, payload):
-        try:
-            return check_number(payload, self.label or "a slider", self.minimum, self.maximum,
-                                whole=self.precision == 0)
-        except ValueError as err:
-            raise refuse(str(err)) from None
+        return _number_payload(self, payload)
 
 
 class Dataframe(gr.Dataframe):

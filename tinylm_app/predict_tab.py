@@ -10,11 +10,11 @@ gradio_client. Run it alone with ``python -m tinylm_app.predict_tab``.
 
 import gradio as gr
 
-from tinylm.checkpoint import CheckpointError, describe_checkpoint
+from tinylm.checkpoint import describe_checkpoint
 from tinylm.fields import parse_number
 from tinylm.live import chunk_by_time
 from tinylm.plots import candidates_frame
-from tinylm.pretrained import list_pretrained, load_pretrained
+from tinylm.pretrained import list_pretrained
 from tinylm.sample import (
     UnknownTokenError,
     context_tokens,
@@ -25,7 +25,7 @@ from tinylm.sample import (
 from tinylm_app.guard import Number, Slider
 from tinylm_app.html import escape, model_status, token_label
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_K, MAX_NEW_TOKENS
-from tinylm_app.session import current_model, launch
+from tinylm_app.session import current_model, launch, use_shipped
 from tinylm_app.session import model_state as new_model_state
 
 STREAM_EVERY = 0.1  # seconds between screen updates while generating (each resends the text)
@@ -150,13 +150,6 @@ def generate_api(text, max_new_tokens, temperature, top_k, top_p, seed, ckpt) ->
         raise gr.Error(str(err)) from err
     continuation = "".join(t["token"] for t in tokens)
     return {"text": settings["text"] + continuation, "continuation": continuation, "tokens": tokens}, ckpt
-
-
-def use_shipped(name: str):
-    try:
-        return load_pretrained(name)
-    except CheckpointError as err:
-        raise gr.Error(str(err)) from err
 
 
 # ---------------------------------------------------------------------------------------------

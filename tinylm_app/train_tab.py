@@ -32,7 +32,7 @@ from tinylm.live import (
 )
 from tinylm.models import config_fields
 from tinylm.plots import loss_frame
-from tinylm.pretrained import list_pretrained, load_pretrained
+from tinylm.pretrained import list_pretrained
 from tinylm.runs import planned_size, prepare_run
 from tinylm_app.guard import Number, Slider, refuse, sentence
 from tinylm_app.html import PROGRESS_CSS, escape, plural, progress_html
@@ -47,7 +47,7 @@ from tinylm_app.limits import (
     MAX_UNPACKED_BYTES,
     MAX_VOCAB,
 )
-from tinylm_app.session import current_model, download_folder, launch
+from tinylm_app.session import current_model, download_folder, launch, use_shipped
 from tinylm_app.session import model_state as new_model_state
 
 TIME_BUDGETS = {"30 s": 30, "2 min": 120, "10 min": 600}  # the time presets, in seconds
@@ -295,13 +295,6 @@ def make_download(ckpt):
     path = checkpoint_zip(model, download_folder())
     return gr.update(value=str(path), label=f"Download {path.name} ({path.stat().st_size / 2**20:.1f} MB)",
                      visible=True)
-
-
-def use_shipped(name: str):
-    try:
-        return load_pretrained(name)
-    except CheckpointError as err:
-        raise gr.Error(str(err)) from err
 
 
 def use_upload(path):

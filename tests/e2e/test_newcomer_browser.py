@@ -33,7 +33,8 @@ def test_replay_of_a_model_stopped_at_once_says_to_train_longer(open_page, url):
     page = open_page(url)
     page.get_by_role("tab", name="Train").click()
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Starting").first.wait_for()  # the live model is in the session, no step yet
+    # the live model is in the session as soon as training starts: stop it at once
+    page.locator("text=/Starting|tokens\\/s/").first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Stop", exact=True).first.click()
     page.get_by_text("Stopped after").first.wait_for()
     page.get_by_role("tab", name="Inspect").click()
