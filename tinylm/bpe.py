@@ -210,6 +210,7 @@ class BPESteps:
     """BPE learned on a text and applied to the same text, after every merge."""
 
     text: str
+    asked: int  # merges asked for; fewer are learned when no pair is left that occurs twice
     merges: list[Merge]
     tokens_per_step: list[int]  # the text's token count after 0, 1, ..., len(merges) merges
     tokens: list[bytes | str] = field(repr=False)  # the text's tokens after the last merge
@@ -275,4 +276,4 @@ def bpe_steps(text: str, n_merges: int) -> BPESteps:
                 cut[w] = merge(ids, m.pair, m.new_id)
                 shorter += (len(ids) - len(cut[w])) * words[w]
         tokens_per_step.append(tokens_per_step[-1] - shorter)
-    return BPESteps(text, merges, tokens_per_step, encode(text, merges))
+    return BPESteps(text, n_merges, merges, tokens_per_step, encode(text, merges))
