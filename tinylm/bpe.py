@@ -51,7 +51,7 @@ BYTE_SYMBOLS = {b: chr(b) if k < len(_PRINTABLE) else chr(256 + k - len(_PRINTAB
 _BYTE_ID = {b: len(SPECIAL_TOKENS) + k for k, b in enumerate(BYTE_ORDER)}  # byte value -> its id
 N_BASE = len(SPECIAL_TOKENS) + 256  # ids before the first merge: 261
 
-MAX_TEXT_CHARS = 20_000  # bpe_steps trains in pure Python: bounded so it answers in about a second
+MAX_TEXT_CHARS = 10_000  # bpe_steps trains in pure Python: bounded so that it answers within a second
 MAX_MERGES = 500
 
 
