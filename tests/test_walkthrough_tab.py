@@ -94,3 +94,10 @@ def test_walkthrough_through_gradio_client(serve):
     assert "position 0" in first["steps"][0]["explain"]
     with pytest.raises(Exception, match="position must be"):
         client.predict("ROMEO:", 6, api_name="/walkthrough")
+
+
+def test_coming_back_to_the_tab_redraws_without_touching_the_sliders():
+    ckpt = load_pretrained("alphabet-gpt")
+    view = tab.redraw("KLM", 1, 4, ckpt)
+    assert set(view) == {"step_html", "tokens_html", "next_html"} and "Step 4 of" in view["step_html"]
+    assert all(isinstance(v, type(gr.skip())) for v in tab.redraw("", 0, 1, ckpt).values())  # the page is still loading

@@ -36,7 +36,7 @@ from .sample import prompt_ids
 
 MAX_CONTEXT_CHARS = 2_000  # the context is typed in a public app: bounded
 SHOWN_NUMBERS = 16  # numbers of a long vector shown in a table (the shape gives the full size)
-SHOWN_POSITIONS = 24  # positions shown in an attention table: those up to the chosen one, and a few after
+SHOWN_POSITIONS = 16  # positions shown in an attention table: those up to the chosen one, and a few after
 SHOWN_UNITS = 5  # the most active hidden units shown
 TOP = 10  # next tokens listed
 
@@ -190,7 +190,7 @@ def _shown_positions(p: int, T: int, width: int = SHOWN_POSITIONS) -> list[int]:
     """Up to ``width`` positions around ``p``: the ones before it, itself, and up to 4 after it.
 
     >>> _shown_positions(63, 64)[0], _shown_positions(2, 64)[-1]
-    (40, 23)
+    (48, 15)
     """
     after = min(4, T - 1 - p)
     lo = max(0, p + 1 + after - width)

@@ -271,16 +271,17 @@ def build_bpe_steps(text: gr.Textbox, demo: gr.Blocks) -> None:
     with gr.Row():
         n_merges = gr.Slider(0, bpe.MAX_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="Merges to learn", scale=2)
         learn = gr.Button("Learn the merges", variant="primary", scale=1)
-    merge = gr.Slider(0, BPE_STEPS_DEFAULT, value=BPE_STEPS_DEFAULT, step=1, label="The text after merge…",
+    # its maximum follows the merges learned; this one bounds what the server accepts
+    merge = gr.Slider(0, bpe.MAX_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="The text after merge…",
                       elem_id="bpe-merge")
     view = gr.HTML(css_template=TOKEN_CSS, js_on_load=None, elem_id="bpe-steps")
     with gr.Row(equal_height=False):
         curve = gr.LinePlot(x="merges", y="tokens", label="Tokens in the text after each merge", height=260, scale=2)
         table = gr.Dataframe(label="The merges, in order", interactive=False, max_height=300, scale=3)
     hidden = dict(api_visibility="private", show_progress="hidden")
-    gr.on([learn.click, n_merges.release, text.change, demo.load], learn_bpe_steps, [text, n_merges], [steps, merge, table, curve, view],
+    gr.on([learn.click, n_merges.input, text.change, demo.load], learn_bpe_steps, [text, n_merges], [steps, merge, table, curve, view],
           trigger_mode="always_last", **hidden)
-    merge.release(bpe_step_html, [steps, merge], view, trigger_mode="always_last", **hidden)
+    merge.input(bpe_step_html, [steps, merge], view, trigger_mode="always_last", **hidden)
     gr.api(bpe_steps_api, api_name="bpe_steps")
 
 

@@ -13,6 +13,7 @@ from tinylm_app.predict_tab import EXAMPLE_CONTEXTS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm_app.tokenizers_tab import _escape
+from tinylm.models import model_kind
 from tinylm.walkthrough import MAX_CONTEXT_CHARS, Step, Walkthrough, walkthrough
 
 HOW = """## One forward pass, step by step
@@ -22,13 +23,15 @@ Step through with the slider or **Previous** / **Next**. Every number is compute
 weights: edit one in **Weights** and come back.
 """
 
+MAX_STEPS = 1_000  # steps of the deepest walk the step slider accepts (a GPT has 6 + 12 per block)
+
 CSS = """
 .walk-title { font-size: 18px; font-weight: 600; margin: 2px 0; }
 .walk-shape { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; color: #57606a; }
 .walk-explain { font-size: 15px; line-height: 1.55; margin: 8px 0 10px; max-width: 60em; }
-.walk-table { border-collapse: collapse; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px;
+.walk-table { border-collapse: collapse; border: 0 !important; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px;
               color: #1f2328; background: #fff; }
-.walk-table th { font-weight: 500; color: #57606a; padding: 2px 6px; white-space: pre; text-align: right; }
+.walk-table th { font-weight: 500; color: #57606a; padding: 2px 6px; white-space: pre; text-align: right; border: 0 !important; }
 .walk-table td { padding: 3px 6px; text-align: right; border: 1px solid #eaeef2; min-width: 3.2em; }
 .walk-table td.text { text-align: center; }
 .walk-table td.masked { color: #8c959f; background: #f6f8fa; }
@@ -38,7 +41,7 @@ CSS = """
 .walk-tokens span.read { background: #dbe9f8; }
 .walk-tokens span.here { background: #6366f1; color: #fff; }
 .walk-next .row { display: flex; align-items: center; gap: 8px; font-size: 13px; margin: 2px 0; color: var(--body-text-color); }
-.walk-next .tok { font-family: ui-monospace, Menlo, monospace; width: 5em; text-align: right; }
+.walk-next .tok { font-family: ui-monospace, Menlo, monospace; flex: 0 0 5em; text-align: right; }
 .walk-next .bar { background: #6366f1; height: 12px; border-radius: 2px; }
 .walk-error { color: #cf222e; font-size: 14px; }
 """
@@ -133,13 +136,24 @@ def walk_view(context: str, position, step, ckpt, reset_position: bool = False) 
     }
 
 
+def redraw(context: str, position, step, ckpt) -> dict:
+    """The same walk drawn again from the weights as they are now; the sliders are left alone.
+
+    Nothing to redraw before the page has a context (the tab was opened while the page loads).
+    """
+    if not context:
+        return {"step_html": gr.skip(), "tokens_html": gr.skip(), "next_html": gr.skip()}
+    return {name: value for name, value in walk_view(context, position, step, ckpt).items() if name.endswith("_html")}
+
+
 def model_view(ckpt) -> dict:
     """When the session's model changes: its name, a context that suits it, and step 1 of its walk."""
     model = current_model(ckpt)
     context = EXAMPLE_CONTEXTS.get(model.info.get("dataset"), "")
-    card = (f"**Model: {model.name}**, a {type(model.model).__name__} reading at most {model.model.block_size} "
-            f"token{'s' if model.model.block_size > 1 else ''} ({model.tokenizer.kind} tokenizer, "
-            f"{model.tokenizer.vocab_size:,} tokens).")
+    kind = {"gpt": "a GPT", "mlp": "an MLP (Bengio et al. 2003)", "bigram": "a bigram model"}[model_kind(model.model)]
+    reads = model.model.block_size
+    card = (f"**Model: {model.name}**: {kind} that reads at most {reads} token{'s' if reads > 1 else ''} "
+            f"({model.tokenizer.kind} tokenizer, {model.tokenizer.vocab_size:,} tokens).")
     return {"card": card, "context": context, **walk_view(context, None, 1, model, reset_position=True)}
 
 
@@ -175,12 +189,14 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
                 context_box = gr.Textbox(label="Context", lines=2, max_lines=6, max_length=MAX_CONTEXT_CHARS,
                                          elem_id="walk-context", placeholder="Type some text (empty starts at a line break)")
                 tokens_view = gr.HTML(css_template=CSS, js_on_load=None, elem_id="walk-tokens")
-                position_slider = gr.Slider(0, 1, value=0, step=1, label="Position: the token whose next token is predicted",
-                                            info="starts at the last token", elem_id="walk-position")
+                # the maxima are set per walk; these bound what the server accepts (it checks the first maximum)
+                position_slider = gr.Slider(0, MAX_CONTEXT_CHARS, value=0, step=1, elem_id="walk-position",
+                                            label="Position: the token whose next token is predicted",
+                                            info="starts at the last token")
             next_view = gr.HTML(css_template=CSS, js_on_load=None, elem_id="walk-next")
         with gr.Row(equal_height=True):
             previous = gr.Button("◀ Previous", scale=1, min_width=120)
-            step_slider = gr.Slider(1, 2, value=1, step=1, label="Step", scale=6, elem_id="walk-step-slider")
+            step_slider = gr.Slider(1, MAX_STEPS, value=1, step=1, label="Step", scale=6, elem_id="walk-step-slider")
             following = gr.Button("Next ▶", scale=1, min_width=120, variant="primary")
         step_view = gr.HTML(css_template=CSS, js_on_load=None, elem_id="walk-step")
 
@@ -202,10 +218,10 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
         gr.on([model_state.change, demo.load], lambda m: draw(model_view(m)), [model_state], list(shown.values()),
               **hidden)
         if tab is not None:  # back on this tab: the same context and step, from the weights as they are now
-            tab.select(lambda c, p, s, m: draw(walk_view(c, p, s, m)), where, walk_outputs, **hidden)
-        context_box.input(lambda c, p, s, m: draw(walk_view(c, p, s, m, reset_position=True)), where, walk_outputs,
+            tab.select(lambda c, p, s, m: draw(redraw(c, p, s, m)), where, [step_view, tokens_view, next_view], **hidden)
+        context_box.change(lambda c, p, s, m: draw(walk_view(c, p, s, m, reset_position=True)), where, walk_outputs,
                           trigger_mode="always_last", **hidden)
-        gr.on([position_slider.release, step_slider.release], lambda c, p, s, m: draw(walk_view(c, p, s, m)), where,
+        gr.on([position_slider.input, step_slider.input], lambda c, p, s, m: draw(walk_view(c, p, s, m)), where,
               walk_outputs, trigger_mode="always_last", **hidden)
         previous.click(lambda c, p, s, m: draw(walk_view(c, p, int(s) - 1, m)), where, walk_outputs, **hidden)
         following.click(lambda c, p, s, m: draw(walk_view(c, p, int(s) + 1, m)), where, walk_outputs, **hidden)
