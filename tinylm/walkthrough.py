@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from .compare import show_whitespace
 from .models import model_kind
 from .models.gpt import reference_attention
 from .sample import prompt_ids
@@ -74,7 +75,7 @@ class Walkthrough:
     kind: str  # "gpt", "mlp" or "bigram"
     tokens: list[str]  # the whole context's tokens, as text
     position: int  # the walk predicts the token after tokens[position]
-    start: int  # the model reads tokens[start:], at most block_size of them (see ``window``)
+    start: int  # the first token of the window the model reads (see ``window``)
     steps: list[Step]
     next_tokens: list[dict]  # [{token, id, prob}], likeliest first, as /predict returns them
 
@@ -152,8 +153,6 @@ class _Names:
         self.cache: dict[int, str] = {}
 
     def __call__(self, i: int) -> str:
-        from .compare import show_whitespace  # noqa: PLC0415 (only for labels)
-
         i = int(i)
         if i not in self.cache:
             self.cache[i] = "∅ blank" if i >= self.vocab_size else show_whitespace(self.tokenizer.decode([i])) or "∅"
@@ -284,9 +283,12 @@ def gpt_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
     ids = idx[0].tolist()
     token = ids[p]
     labels = [f"{j}: {names(i)}" for j, i in enumerate(ids)]
+    shown = _shown_positions(p, T)
+    shown_labels = [labels[j] for j in shown]
     steps = [Step("tokens", f"The GPT reads the {T} tokens of the context at once, one position each. This walk follows "
                   f"position {p}, '{names(token)}' (id {token}), to the model's guess for the token after it.", [T],
-                  Table(["token", "id"], [str(j) for j in range(T)], [[names(i) for i in ids], ids]), idx[0])]
+                  Table(["token", "id"], [str(j) for j in shown], [[names(ids[j]) for j in shown], [ids[j] for j in shown]]),
+                  idx[0])]
 
     tok_emb = tr.wte(idx)[0]  # (T, C)
     steps.append(Step("token embedding", f"Token id {token} as a one-hot vector ({V} numbers, all 0 but a 1 at {token}) "
@@ -299,8 +301,6 @@ def gpt_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
                       f"is the residual stream: every block reads it and adds to it.", [C],
                       _vectors({f"wte[{token}]": tok_emb[p], f"wpe[{p}]": pos_emb[p], "x": x[p]}), x))
 
-    shown = _shown_positions(p, T)
-    shown_labels = [labels[j] for j in shown]
     for l, block in enumerate(tr.h):
         attn, name = block.attn, f"block {l}"
         nh, hs = attn.n_head, C // attn.n_head

@@ -13,6 +13,7 @@ from tinylm_app.predict_tab import EXAMPLE_CONTEXTS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm_app.tokenizers_tab import _escape
+from tinylm.compare import show_whitespace
 from tinylm.models import model_kind
 from tinylm.walkthrough import MAX_CONTEXT_CHARS, Step, Walkthrough, walkthrough
 
@@ -87,20 +88,18 @@ def step_html(walk: Walkthrough, index: int) -> str:
             f"<div class='walk-explain'>{_escape(step.explain)}</div>{table_html(step)}")
 
 
-def tokens_html(walk: Walkthrough, block_size: int) -> str:
-    """The context's tokens; the ones the model reads for this position in blue, the position itself dark."""
-    end = walk.position + 1 if walk.kind != "gpt" else walk.start + block_size
+def tokens_html(walk: Walkthrough) -> str:
+    """The context's tokens; the ones the guess depends on in blue, the chosen position dark."""
     chips = []
     for i, token in enumerate(walk.tokens):
-        css = "here" if i == walk.position else "read" if walk.start <= i < end else ""
-        shown = token.replace(" ", "·").replace("\n", "↵").replace("\t", "→") or "∅"
-        chips.append(f"<span class='{css}' title='position {i}'>{_escape(shown)}</span>")
+        css = "here" if i == walk.position else "read" if walk.start <= i < walk.position else ""
+        chips.append(f"<span class='{css}' title='position {i}'>{_escape(show_whitespace(token) or '∅')}</span>")
     return (f"<div class='walk-tokens'>{''.join(chips)}</div><div class='walk-shape'>position {walk.position} of "
-            f"{len(walk.tokens)} tokens (dark); the model reads the blue ones with it</div>")
+            f"{len(walk.tokens)} tokens (dark); the guess for the next token also reads the blue ones</div>")
 
 
 def next_html(walk: Walkthrough) -> str:
-    rows = "".join(f"<div class='row'><span class='tok'>{_escape(t['token'].replace(' ', '·').replace(chr(10), '↵'))}</span>"
+    rows = "".join(f"<div class='row'><span class='tok'>{_escape(show_whitespace(t['token']))}</span>"
                    f"<span class='bar' style='width: {max(1, round(300 * t['prob']))}px'></span>{t['prob']:.1%}</div>"
                    for t in walk.next_tokens)
     return f"<div class='walk-next'><b>After position {walk.position}, the model expects:</b>{rows}</div>"
@@ -131,7 +130,7 @@ def walk_view(context: str, position, step, ckpt, reset_position: bool = False) 
         "position": gr.update(maximum=max(len(walk.tokens) - 1, 1), value=walk.position),
         "step": gr.update(maximum=len(walk.steps), value=index + 1),
         "step_html": step_html(walk, index),
-        "tokens_html": tokens_html(walk, ckpt.model.block_size),
+        "tokens_html": tokens_html(walk),
         "next_html": next_html(walk),
     }
 
