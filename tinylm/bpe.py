@@ -240,11 +240,14 @@ class BPESteps:
             raise ValueError(f"there are {len(self.merges)} merges; n must be 0..{len(self.merges)}, got {n}")
         return self.tokens if n == len(self.merges) else encode(self.text, self.merges[:n])
 
+    def pairs_shown(self) -> list[list[str]]:
+        """Each merge's pair as the tab shows tokens: ``[["·", "t"], ["h", "e"], ...]``."""
+        vocab = vocab_of(self.merges)
+        return [[show_token(vocab[a]), show_token(vocab[b])] for a, b in (m.pair for m in self.merges)]
+
     def to_dict(self) -> dict:
         """The JSON ``/bpe_steps`` returns; tokens shown as ``/tokenize`` shows them (· for a space)."""
-        vocab = vocab_of(self.merges)
-        return {"merges": [[show_token(vocab[a]), show_token(vocab[b])] for a, b in (m.pair for m in self.merges)],
-                "counts": self.counts, "tokens_per_step": self.tokens_per_step,
+        return {"merges": self.pairs_shown(), "counts": self.counts, "tokens_per_step": self.tokens_per_step,
                 "tokens": [show_token(t) for t in self.tokens]}
 
 

@@ -225,8 +225,7 @@ def learn_bpe_steps(text: str, n_merges):
     except ValueError as err:  # said in place: this also runs as the text is typed
         return None, gr.update(maximum=1, value=0), pd.DataFrame(), pd.DataFrame({"merges": [], "tokens": []}), (
             f"<div class='stats error'>{_escape(str(err))}</div>")
-    data = steps.to_dict()
-    table = pd.DataFrame({"merge": range(1, len(steps.merges) + 1), "pair": [" + ".join(p) for p in data["merges"]],
+    table = pd.DataFrame({"merge": range(1, len(steps.merges) + 1), "pair": [" + ".join(p) for p in steps.pairs_shown()],
                           "seen": steps.counts, "new token": [bpe.show_token(m.token) for m in steps.merges],
                           "tokens after": steps.tokens_per_step[1:]})
     curve = pd.DataFrame({"merges": range(len(steps.tokens_per_step)), "tokens": steps.tokens_per_step})
@@ -245,7 +244,7 @@ def bpe_step_html(steps, n) -> str:
                 f"learned" + (" (then no pair was left that occurs twice)." if len(steps.merges) < steps.asked else "."))
         return f"<div class='stats'>{what}</div>" + _chips_html(steps.tokens_after(0))
     m = steps.merges[n - 1]
-    a, b = steps.to_dict()["merges"][n - 1]
+    a, b = steps.pairs_shown()[n - 1]
     what = (f"Merge {n} of {len(steps.merges)}: <b>{_escape(a)}</b> + <b>{_escape(b)}</b> was the most frequent "
             f"pair, seen {m.count:,} times; it becomes token {m.new_id}, <b>{_escape(bpe.show_token(m.token))}</b>. "
             f"The text is now <b>{count:,}</b> tokens ({steps.tokens_per_step[0] - count:,} fewer than its bytes).")
@@ -279,8 +278,8 @@ def build_bpe_steps(text: gr.Textbox, demo: gr.Blocks) -> None:
         curve = gr.LinePlot(x="merges", y="tokens", label="Tokens in the text after each merge", height=260, scale=2)
         table = gr.Dataframe(label="The merges, in order", interactive=False, max_height=300, scale=3)
     hidden = dict(api_visibility="private", show_progress="hidden")
-    gr.on([learn.click, n_merges.input, text.change, demo.load], learn_bpe_steps, [text, n_merges], [steps, merge, table, curve, view],
-          trigger_mode="always_last", **hidden)
+    gr.on([learn.click, n_merges.input, text.change, demo.load], learn_bpe_steps, [text, n_merges],
+          [steps, merge, table, curve, view], trigger_mode="always_last", **hidden)
     merge.input(bpe_step_html, [steps, merge], view, trigger_mode="always_last", **hidden)
     gr.api(bpe_steps_api, api_name="bpe_steps")
 
