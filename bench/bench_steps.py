@@ -3,7 +3,7 @@
     python bench/bench_steps.py [--repeats 20] [--threads 1]
 
 Forward pass: the tab's handler (``walk_view``: the walk and its HTML) for every shipped model on
-the context the tab starts with, at the last step, and ``/walkthrough`` through HTTP on the
+the context the tab starts with (a chat prompt for the chat model), at the last step, and ``/walkthrough`` through HTTP on the
 default model (the tab served by another process, called with gradio_client). BPE: the
 Tokenizers tab's handler (``learn_bpe_steps``: learning the merges and drawing the last one) on
 the tab's example texts with its default number of merges, then the worst input the server
@@ -37,10 +37,13 @@ def timed(fn, repeats: int) -> tuple[float, float]:
     return round(statistics.median(times), 1), round(max(times), 1)
 
 
+CHAT = "<|im_start|>user<|im_sep|>What is 12 + 7?<|im_end|><|im_start|>assistant<|im_sep|>"  # the tab has no example
+
+
 def forward_pass_views(repeats: int) -> None:
     for name in list_pretrained():
         ckpt = load_pretrained(name)
-        context = walkthrough_tab.model_view(ckpt)["context"]
+        context = walkthrough_tab.model_view(ckpt)["context"] or (CHAT if name == "chat" else "")
         n_steps = walkthrough_tab.walk_view(context, None, 1, ckpt)["step"]["maximum"]
         median, slowest = timed(lambda: walkthrough_tab.walk_view(context, None, n_steps, ckpt), repeats)
         report("walkthrough_view_ms", median, slowest_ms=slowest, model=name, steps=n_steps,
