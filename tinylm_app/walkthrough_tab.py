@@ -218,8 +218,10 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
               **hidden)
         if tab is not None:  # back on this tab: the same context and step, from the weights as they are now
             tab.select(lambda c, p, s, m: draw(redraw(c, p, s, m)), where, [step_view, tokens_view, next_view], **hidden)
-        context_box.change(lambda c, p, s, m: draw(walk_view(c, p, s, m, reset_position=True)), where, walk_outputs,
-                          trigger_mode="always_last", **hidden)
+        # a new context starts at its last token, so the position slider is not an input here: Gradio
+        # would refuse its old value when a shorter context has just lowered its maximum
+        context_box.change(lambda c, s, m: draw(walk_view(c, None, s, m, reset_position=True)),
+                           [context_box, step_slider, model_state], walk_outputs, trigger_mode="always_last", **hidden)
         gr.on([position_slider.input, step_slider.input], lambda c, p, s, m: draw(walk_view(c, p, s, m)), where,
               walk_outputs, trigger_mode="always_last", **hidden)
         previous.click(lambda c, p, s, m: draw(walk_view(c, p, int(s) - 1, m)), where, walk_outputs, **hidden)

@@ -92,11 +92,15 @@ def test_forward_pass_of_a_freshly_trained_model(page):
     page.get_by_role("tab", name="Train").click()
     page.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="alphabet").click()
+    # the dataset's suggestions (GPT, context 8) arrive first; then the MLP replaces the GPT
+    page.wait_for_function("() => document.querySelector('input[aria-label=\"number input for context (block_size)\"]')"
+                           ".value === '8'")
     page.get_by_role("radio", name="MLP (Bengio 2003)").check()
     page.get_by_role("radio", name="steps", exact=True).check()
     steps = page.get_by_role("spinbutton", name="steps", exact=True)
     steps.fill("40")
     steps.press("Tab")
+    assert page.get_by_role("radio", name="MLP (Bengio 2003)").is_checked()
     page.get_by_role("button", name="Train", exact=True).click()
 
     page.wait_for_function("() => (document.querySelector('.line') || {innerText: ''}).innerText.includes('done in')",
