@@ -18,7 +18,7 @@ import tinylm_app  # noqa: F401  (before gradio: `import spaces` must mean the H
 import gradio as gr  # noqa: E402
 
 from tinylm_app import chat_tab, hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, walkthrough_tab, weights_tab
-from tinylm_app.session import launch, model_state
+from tinylm_app.session import launch, model_state, prepare
 
 INTRO = """# tinylm
 A small language model you can see and touch, one step at a time. Every model here is tiny and
@@ -56,6 +56,7 @@ with gr.Blocks(title="tinylm") as demo:
         walkthrough_tab.build(state, forward_pass)
     with gr.Tab("Chat"):
         chat_tab.build()  # its chat models are its own, not the shared state
+prepare(demo)  # guarded events, sessions freed when they end (tinylm_app/session.py)
 
 if __name__ == "__main__":
     launch(demo)

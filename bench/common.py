@@ -1,4 +1,4 @@
-"""Shared bits of the benchmarks: offline environment, data path, one JSON line per figure."""
+"""Shared bits of the benchmarks: offline environment, the Shakespeare text, one JSON line per figure."""
 
 import json
 import os
@@ -11,15 +11,12 @@ sys.path.insert(0, str(REPO))
 for var, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"),
                    ("GRADIO_ANALYTICS_ENABLED", "False")):
     os.environ.setdefault(var, value)
-if (REPO.parent / "shared" / "data").is_dir():
-    os.environ.setdefault("TINYLM_DATA_DIR", str(REPO.parent / "shared" / "data"))
 
 
 def shakespeare_text() -> str:
-    path = Path(os.environ.get("TINYLM_DATA_DIR", "")) / "tinyshakespeare.txt"
-    if not path.is_file():
-        raise SystemExit(f"tinyshakespeare.txt not found in $TINYLM_DATA_DIR ({path.parent})")
-    return path.read_text()
+    from tinylm.data import CORPORA_DIR
+
+    return (CORPORA_DIR / "tinyshakespeare.txt").read_text()
 
 
 def report(metric: str, value, **settings) -> None:

@@ -40,9 +40,8 @@ sys.path.insert(0, str(REPO))
 for var, value in [("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"),
                    ("HF_HUB_DISABLE_TELEMETRY", "1")]:
     os.environ.setdefault(var, value)
-if (REPO.parent / "shared" / "data").is_dir():
-    os.environ.setdefault("TINYLM_DATA_DIR", str(REPO.parent / "shared" / "data"))
 
+import tinylm_app  # noqa: E402,F401  (before gradio: `import spaces` must mean the Hub's package)
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402

@@ -38,10 +38,11 @@ def serve():
     """Launch Gradio apps in-process on free ports: ``url = serve(demo)``; closed after the module."""
     demos = []
 
-    def launch(demo, concurrency_limit: int = 4) -> str:
+    def launch(demo) -> str:
+        from tinylm_app.session import launch as serve_publicly  # the Space's settings and guards
+
         port = free_port()
-        demo.queue(default_concurrency_limit=concurrency_limit).launch(prevent_thread_lock=True, server_port=port,
-                                                                         quiet=True)
+        serve_publicly(demo, prevent_thread_lock=True, server_port=port, quiet=True)
         demos.append(demo)
         return f"http://127.0.0.1:{port}/"
 

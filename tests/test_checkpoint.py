@@ -1,6 +1,8 @@
 """Checkpoints: save/load round trips, zips, the loss curve, the model card, and clear errors."""
 
 import json
+import struct
+import tracemalloc
 import zipfile
 
 import pytest
@@ -195,14 +197,45 @@ def test_unpack_zip_stays_in_its_directory(tmp_path):
     assert not (tmp_path / "escaped.txt").exists()
 
 
-def test_unpack_zip_refuses_a_zip_bomb(tmp_path, monkeypatch):
+def test_unpack_zip_refuses_a_zip_bomb(tmp_path):
     zip_path = tmp_path / "big.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("model.safetensors", b"\0" * 10_000)  # compresses to almost nothing
-    monkeypatch.setattr(checkpoint, "MAX_ZIP_BYTES", 5_000)
     with pytest.raises(CheckpointError, match="unpacks to more than"):
-        unpack_zip(zip_path, tmp_path / "out")
+        unpack_zip(zip_path, tmp_path / "out", max_bytes=5_000)
     assert not (tmp_path / "out").exists()
+
+
+def _lying_zip(path, size: int) -> None:
+    """A zip of ``size`` zero bytes whose headers claim the file has 1,000 bytes."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.safetensors", b"\0" * size)
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # local and central headers
+        at = data.find(signature)
+        struct.pack_into("<I", data, at + offset, 1000)
+    path.write_bytes(bytes(data))
+
+
+def test_unpack_zip_counts_the_bytes_it_unpacks_not_the_bytes_a_header_claims(tmp_path):
+    _lying_zip(tmp_path / "bomb.zip", 64 * 2**20)  # 64 MB of zeros in a ~64 kB file
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError):
+            unpack_zip(tmp_path / "bomb.zip", tmp_path / "out", max_bytes=2**20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # streamed a megabyte at a time, never the whole 64 MB
+    assert sum(f.stat().st_size for f in (tmp_path / "out").iterdir()) <= 2**20
+
+
+def test_unpack_zip_refuses_an_archive_of_many_files(tmp_path):
+    with zipfile.ZipFile(tmp_path / "many.zip", "w") as zf:
+        for i in range(checkpoint.MAX_ZIP_FILES + 1):
+            zf.writestr(f"f{i}.txt", "x")
+    with pytest.raises(CheckpointError, match="files"):
+        unpack_zip(tmp_path / "many.zip", tmp_path / "out")
 
 
 def test_a_loaded_checkpoint_saves_again_with_its_own_info(tmp_path):

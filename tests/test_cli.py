@@ -49,7 +49,14 @@ def test_tokenize_gpt2():
     line = last_json(tinylm("tokenize", "--tokenizer", "gpt2", "--json", "Hello world"))
     assert line["ids"] == [15496, 995]
     assert line["tokens"] == ["Hello", " world"]
-    assert line["vocab_size"] == 50261
+    assert line["vocab_size"] == 50257
+    chat_line = last_json(tinylm("tokenize", "--tokenizer", "gpt2", "--json", "<|im_start|>hi"))
+    assert chat_line["tokens"] == ["<", "|", "im", "_", "start", "|", ">", "hi"]  # text to GPT-2
+
+
+def test_tokenize_gpt2_chat_has_the_chat_tokens():
+    line = last_json(tinylm("tokenize", "--tokenizer", "gpt2-chat", "--json", "<|im_start|>hi"))
+    assert line["ids"] == [50258, 5303] and line["vocab_size"] == 50261
 
 
 def test_tokenize_char_on_a_dataset():
@@ -84,6 +91,23 @@ def test_sample_continues_the_prompt(trained):
     assert result.returncode == 0, result.stderr
     text = result.stdout.rstrip("\n")
     assert text.startswith("K") and len(text) == 6  # the prompt and five characters
+
+
+def test_train_on_a_dataset_yaml_of_your_own(tmp_path):
+    """--data my.yaml trains on the text the YAML describes, split its way, not on the YAML itself."""
+    import yaml
+
+    from tinylm.data import text_fingerprint
+
+    text = "".join(f"{word}\n" for word in ["abc", "bcd", "cde", "def"] * 30)
+    (tmp_path / "letters.yaml").write_text(yaml.safe_dump({
+        "name": "letters", "description": "runs of three letters", "source": {"kind": "inline", "text": text},
+        "split": {"rule": "lines", "val": 10, "test": 0, "seed": 1}}))
+    line = last_json(tinylm("train", "--data", str(tmp_path / "letters.yaml"), "--model", "bigram", "--steps", "5",
+                            "--out", str(tmp_path / "out"), "--quiet"))
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["dataset"] == "letters" and config["corpus_sha256"] == text_fingerprint(text)
+    assert line["steps"] == 5
 
 
 # --- bad input: one clear line, no traceback ------------------------------------------------

@@ -59,7 +59,17 @@ def test_gpt2_spells_an_emoji_as_its_bytes():
     assert report.tokens[0] == "I"
     # the 4 UTF-8 bytes of 😀 (f0 9f 98 80) end up spread over tokens shown in hex
     assert "".join(report.tokens).replace("⟩⟨", " ").endswith("⟨f0 9f 98 80⟩")
-    assert report.unknown == [] and report.vocab_size == 50_257 + 4
+    assert report.unknown == [] and report.vocab_size == 50_257
+
+
+def test_the_gpt2_column_is_exactly_gpt2():
+    """GPT-2 knows one special token; our chat tokens are text to it (issue 13, item 10)."""
+    report = compare_tokenizers("<|im_start|>user<|im_sep|>hi<|im_end|><|endoftext|>", "", kinds=("gpt2",))[0]
+    assert report.ids == [27, 91, 320, 62, 9688, 91, 29, 7220, 27, 91, 320, 62, 325, 79, 91, 29, 5303,
+                          27, 91, 320, 62, 437, 91, 29, 50256]
+    assert [s.special for s in report.spans] == [False] * 24 + [True]
+    chat = compare_tokenizers("<|im_start|>user", "", kinds=("gpt2-chat",))[0]
+    assert chat.ids == [50258, 7220] and chat.vocab_size == 50_261
 
 
 def test_compare_gives_the_four_columns_in_order():

@@ -195,6 +195,58 @@ def test_txt_file(tmp_path):
     assert corpus.train + corpus.val == path.read_text()
 
 
+def test_a_dataset_yaml_of_your_own_is_a_description_not_the_text(tmp_path):
+    path = write_config(tmp_path, "mine", source={"kind": "inline", "text": "abc\n" * 40},
+                        split={"rule": "fraction", "val": 0.25})
+    corpus = load_corpus(str(path), dataset_files=True)
+    assert corpus.name == "mine" and corpus.config.tokenizer == "split"
+    assert corpus.train + corpus.val == "abc\n" * 40 and corpus.fingerprint == text_fingerprint("abc\n" * 40)
+    # without dataset_files (an upload in the app) a .yaml is only text: a description could
+    # name any file of the server
+    assert "source:" in load_corpus(str(path)).train
+
+
+def test_a_dataset_yaml_that_names_a_server_file_is_only_read_when_asked(tmp_path):
+    path = write_config(tmp_path, "sneaky", source={"kind": "file", "file": "/etc/hostname"})
+    assert "/etc/hostname" in load_corpus(str(path)).train  # an upload: its own text, nothing more
+
+
+def hub_stand_in(folder: Path, rows: dict) -> Path:
+    """A local folder laid out like a Hub data set repository (data/train-*.parquet)."""
+    pytest.importorskip("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (folder / "data").mkdir(parents=True)
+    pq.write_table(pa.table(rows), folder / "data" / "train-00000-of-00001.parquet")
+    return folder
+
+
+def test_hub_source_loads_through_datasets_from_a_local_stand_in(tmp_path):
+    """kind: hub goes through datasets.load_dataset(id, split="train"): a local data set folder
+    stands in for the Hub id, so the same code path runs offline."""
+    repo = hub_stand_in(tmp_path / "someone-stories", {"story": [f"story number {i}." for i in range(40)],
+                                                       "id": list(range(40))})
+    path = write_config(tmp_path, "stories", source={"kind": "hub", "hub": str(repo), "column": "story"},
+                        split={"rule": "lines", "val": 4, "test": 2, "seed": 0})
+    corpus = load_corpus(str(path), dataset_files=True)
+    lines = (corpus.train + corpus.val + corpus.test).splitlines()
+    assert sorted(lines) == sorted(f"story number {i}." for i in range(40))
+    assert len(corpus.val.splitlines()) == 4 and len(corpus.test.splitlines()) == 2
+    assert corpus.fingerprint == text_fingerprint("\n".join(f"story number {i}." for i in range(40)))
+
+
+def test_hub_source_errors_name_the_column_and_the_offline_id(tmp_path, monkeypatch):
+    repo = hub_stand_in(tmp_path / "repo", {"story": ["a", "b"]})
+    path = write_config(tmp_path, "wrongcol", source={"kind": "hub", "hub": str(repo)})  # column defaults to text
+    with pytest.raises(ValueError, match="no column 'text' \\(it has story\\)"):
+        load_corpus(str(path), dataset_files=True)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    path = write_config(tmp_path, "offline", source={"kind": "hub", "hub": "tinylm-test/not-cached-anywhere"})
+    with pytest.raises(ConnectionError, match="Hub dataset 'tinylm-test/not-cached-anywhere' could not be loaded"):
+        load_corpus(str(path), dataset_files=True)
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 

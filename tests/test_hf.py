@@ -13,9 +13,11 @@ import torch
 import yaml
 
 from tinylm import hf
+from tinylm.chat import ChatFormatError, render_conversation, render_for_reply, reply_stream
 from tinylm.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from tinylm.hf import (
     HubError,
+    card_metadata,
     export_transformers,
     import_transformers,
     push_to_hub,
@@ -104,13 +106,13 @@ def test_import_transformers_round_trip(exported):
 
 
 # --- tokenizers ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["char", "gpt2"])
+@pytest.mark.parametrize("kind", ["char", "gpt2-chat"])
 def test_tokenizer_round_trip_through_autotokenizer(kind, tmp_path):
     from transformers import AutoTokenizer
 
     ckpt = tiny_gpt(kind) if kind == "char" else None
-    if kind == "gpt2":  # a 50k vocab needs no model to test the tokenizer: export its files only
-        tok = build_tokenizer("gpt2")
+    if kind == "gpt2-chat":  # a 50k vocab needs no model to test the tokenizer: export its files only
+        tok = build_tokenizer(kind)
         tok.save(tmp_path)
     else:
         tok = ckpt.tokenizer
@@ -123,6 +125,16 @@ def test_tokenizer_round_trip_through_autotokenizer(kind, tmp_path):
     assert auto.encode("user xyz!", add_special_tokens=False) == tok.encode("user xyz!")  # <|unk|> alike
     assert auto.pad_token == "<|pad|>" and auto.eos_token == "<|endoftext|>"
     assert auto.convert_tokens_to_ids(IM_END) == tok.token_to_id(IM_END)
+
+
+def test_pure_gpt2_stays_gpt2_through_autotokenizer(tmp_path):
+    from transformers import AutoTokenizer
+
+    build_tokenizer("gpt2").save(tmp_path)
+    auto = AutoTokenizer.from_pretrained(tmp_path)
+    assert len(auto) == 50257 and auto.pad_token is None and auto.eos_token_id == 50256
+    assert auto.encode(f"{IM_START}hi<|endoftext|>", add_special_tokens=False) == \
+        [27, 91, 320, 62, 9688, 91, 29, 5303, 50256]
 
 
 # --- MLP and bigram ------------------------------------------------------------------------------
@@ -326,9 +338,9 @@ def test_download_zips_for_the_app(tmp_path):
 # --- the app panel (handlers called directly) ----------------------------------------------------
 def test_hub_panel_handlers(tmp_path, monkeypatch, caplog):
     gr = pytest.importorskip("gradio")
-    from tinylm_app import hub_panel
+    from tinylm_app import hub_panel, session
 
-    monkeypatch.setattr(hub_panel, "DOWNLOADS", tmp_path)
+    monkeypatch.setattr(session, "DOWNLOADS", tmp_path)
     ckpt = tiny_gpt()
     assert load_checkpoint(hub_panel.make_experiment(ckpt)).metrics[-1]["train_loss"] == 3.25
     assert zipfile.is_zipfile(hub_panel.make_transformers(ckpt))
@@ -343,37 +355,284 @@ def test_hub_panel_handlers(tmp_path, monkeypatch, caplog):
 
 
 # --- fine-tuning the export with transformers' Trainer --------------------------------------------
-def test_trainer_finetune_lowers_the_loss(tmp_path, capsys):
+def test_trainer_finetune_lowers_the_loss_and_exports_a_chat_model(tmp_path, capsys):
+    """finetune-hf reads JSONL with tinylm.chat.parse_jsonl (both formats, a bad line named and
+    skipped), and its result is an export again: a chat template, the stage in the card, and a
+    folder the CLI's --ckpt reads."""
     pytest.importorskip("accelerate")  # transformers' Trainer needs it
     ckpt = tiny_gpt()
     ckpt.model = build_model("gpt", vocab_size=ckpt.tokenizer.vocab_size, block_size=48, n_layer=1, n_head=2,
                              n_embd=16).eval()
+    ckpt.info["eval"] = {"mean_task_accuracy": 0.5}  # measured on the model before fine-tuning
     export_transformers(ckpt, tmp_path / "base")
-    lines = [{"input": "the cat", "output": "sat on the mat."}, {"input": "the dog", "output": "sat on the log."}]
-    (tmp_path / "chat.jsonl").write_text("\n".join(json.dumps(x) for x in lines * 4) + "\n")
+    lines = [json.dumps({"input": "the cat", "output": "sat on the mat."}),
+             json.dumps({"messages": [{"role": "user", "content": "the dog"},
+                                      {"role": "assistant", "content": "sat on the log."}]}),
+             "{oops", json.dumps({"input": "the cat"})]
+    (tmp_path / "chat.jsonl").write_text("\n".join(lines * 4) + "\n")
     args = parse(["finetune-hf", "--model", str(tmp_path / "base"), "--data", str(tmp_path / "chat.jsonl"),
                   "--out", str(tmp_path / "tuned"), "--steps", "15", "--lr", "1e-2"])
     args.func(args)
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["steps"] == 15 and result["last_loss"] < result["first_loss"] * 0.8
-    back = import_transformers(tmp_path / "tuned")  # and it comes back into tinylm
-    assert back.model.config.block_size == 48
+    out = capsys.readouterr()
+    result = json.loads(out.out.strip().splitlines()[-1])
+    assert result["steps"] == 15 and result["conversations"] == 8
+    assert result["last_loss"] < result["first_loss"] * 0.8
+    assert "chat.jsonl line 3: not JSON" in out.err and "line 4:" in out.err  # reported, skipped
+    tuned = load_checkpoint(tmp_path / "tuned")  # the folder loads where a checkpoint does
+    assert tuned.model.config.block_size == 48 and tuned.info["stage"] == "finetune-hf"
+    assert tuned.info["finetune_hf"]["data"] == "chat.jsonl"
+    assert "eval" not in tuned.info  # those figures described the model before
+    card = (tmp_path / "tuned" / "README.md").read_text()
+    assert "| finetune-hf | chat.jsonl | 15 |" in card and "finetune-hf --model" in card
+    config = json.loads((tmp_path / "tuned" / "tokenizer_config.json").read_text())
+    assert config["chat_template"] == hf.CHAT_TEMPLATE
 
 
-def test_chat_jsonl_bad_line_is_named(tmp_path):
-    (tmp_path / "bad.jsonl").write_text('{"input": "a", "output": "b"}\n{oops\n')
-    with pytest.raises(ValueError, match="bad.jsonl:2"):
-        hf.read_jsonl(tmp_path / "bad.jsonl")
-    with pytest.raises(ValueError, match='"input"'):
-        hf.chat_example({"prompt": "a"})
+def test_finetune_needs_the_chat_tokens(tmp_path):
+    ckpt = tiny_gpt()
+    ckpt.tokenizer = build_tokenizer("gpt2")
+    ckpt.model = build_model("gpt", vocab_size=ckpt.tokenizer.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8)
+    export_transformers(ckpt, tmp_path / "gpt2")
+    with pytest.raises(ValueError, match="no chat tokens"):
+        hf.finetune_transformers(tmp_path / "gpt2", [[{"role": "user", "content": "hi"},
+                                                      {"role": "assistant", "content": "yo"}]], tmp_path / "out")
 
 
-def test_chat_features_keep_the_answer_when_the_context_is_short():
-    class Chars:  # one id per character is enough here
-        def encode(self, text, add_special_tokens=False):
-            return [ord(c) for c in text]
+def test_trainer_features_are_render_conversation_and_keep_the_reply_when_too_long():
+    tok = build_tokenizer("char", TEXT)
+    conversation = [{"role": "user", "content": "the cat sat on the mat"}, {"role": "assistant", "content": "log"}]
+    ids, mask = render_conversation(tok, conversation)
+    [whole] = hf.trainer_features(tok, [conversation], max_length=len(ids))
+    assert whole["input_ids"] == ids and whole["labels"] == [i if m else -100 for i, m in zip(ids, mask)]
+    [cut] = hf.trainer_features(tok, [conversation], max_length=10)
+    assert cut["input_ids"] == ids[-10:]  # the start of the question goes, the reply stays
+    assert tok.decode([i for i in cut["labels"] if i != -100]) == "log" + IM_END
 
-    [feature] = hf.chat_features(Chars(), [{"input": "a long question", "output": "y"}], max_length=14)
-    answer = [ord(c) for c in "y" + hf.IM_END]  # 11 ids: the prompt keeps only its last 3
-    assert feature["input_ids"][-11:] == answer and len(feature["input_ids"]) == 14
-    assert feature["labels"] == [-100] * 3 + answer
+
+# --- a chat model transformers can use ------------------------------------------------------------
+CHAT_TEXT = TEXT + "user assistant system hello? 0123456789 +-="
+CONVERSATIONS = [
+    [{"role": "user", "content": "the cat"}],
+    [{"role": "user", "content": "the cat"}, {"role": "assistant", "content": "sat on the mat."}],
+    [{"role": "system", "content": "be short"}, {"role": "user", "content": "hello?"},
+     {"role": "assistant", "content": "the dog."}, {"role": "user", "content": "2 + 3 = ?"},
+     {"role": "assistant", "content": "5"}],
+    [{"role": "user", "content": "Ω not in the vocabulary é"}, {"role": "assistant", "content": ""}],
+    [{"role": "user", "content": "  spaces\n\tand lines  "}, {"role": "assistant", "content": "ok\n"}],
+]
+
+
+def tiny_chat(block_size=128, seed=0):
+    """A char chat model as `tinylm sft` + `rl` leave one (random weights): any such checkpoint."""
+    tok = build_tokenizer("char", CHAT_TEXT)
+    torch.manual_seed(seed)
+    model = build_model("gpt", vocab_size=tok.vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=32).eval()
+    info = {"name": "tiny-chat", "dataset": "cats", "train": {"max_steps": 40}, "base": "out/base", "stage": "rl",
+            "demos": 300, "steps": 20, "val_loss": 1.25, "command": "python -m tinylm sft --base out/base",
+            "rl": [{"round": 1, "pass_at_1": 0.5}, {"round": 2, "pass_at_1": 0.625}],
+            "command_rl": "python -m tinylm rl --ckpt out/sft",
+            "eval_sft": {"task_accuracy": {"add": 0.25}, "mean_task_accuracy": 0.5, "prompts": {"in_scope": 8}},
+            "eval": {"task_accuracy": {"add": 0.375}, "mean_task_accuracy": 0.75, "prompts": {"in_scope": 8}}}
+    return Checkpoint(model, tok, info, [])
+
+
+@pytest.fixture(scope="module")
+def chat_export(tmp_path_factory):
+    ckpt = tiny_chat()
+    return ckpt, export_transformers(ckpt, tmp_path_factory.mktemp("hf") / "tiny-chat")
+
+
+@pytest.mark.parametrize("number", range(len(CONVERSATIONS)))
+def test_chat_template_gives_render_conversations_ids_and_mask(chat_export, number):
+    from transformers import AutoTokenizer
+
+    ckpt, out = chat_export
+    auto = AutoTokenizer.from_pretrained(out)
+    messages = CONVERSATIONS[number]
+    ids, mask = render_conversation(ckpt.tokenizer, messages)
+    rendered = auto.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    assert rendered["input_ids"] == ids
+    assert rendered["assistant_masks"] == mask
+    prompt = auto.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+    assert prompt["input_ids"] == render_for_reply(ckpt.tokenizer, messages)
+
+
+def test_chat_template_leaves_a_weight_0_reply_out_of_the_mask(chat_export):
+    """OpenAI's fine-tuning format marks an earlier reply not to learn from with "weight": 0."""
+    from transformers import AutoTokenizer
+
+    ckpt, out = chat_export
+    auto = AutoTokenizer.from_pretrained(out)
+    messages = CONVERSATIONS[2]
+    weighted = [{**m, "weight": 0} if m["content"] == "the dog." else m for m in messages]
+    rendered = auto.apply_chat_template(weighted, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    ids, mask = render_conversation(ckpt.tokenizer, messages)
+    assert rendered["input_ids"] == ids
+    reply = ckpt.tokenizer.encode("5" + IM_END)  # only the last reply is learned
+    assert [i for i, m in zip(ids, rendered["assistant_masks"]) if m] == reply and sum(mask) > len(reply)
+
+
+@pytest.mark.parametrize("messages, message", [
+    ([{"role": "tool", "content": "x"}], "role tool"),
+    ([{"role": "user", "content": f"a {IM_END} b"}], "special token"),
+])
+def test_chat_template_refuses_what_tinylm_refuses(chat_export, messages, message):
+    from jinja2.exceptions import TemplateError
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(chat_export[1])
+    with pytest.raises(ChatFormatError):
+        render_conversation(chat_export[0].tokenizer, messages)
+    with pytest.raises(TemplateError, match=message):
+        auto.apply_chat_template(messages, tokenize=False)
+
+
+def test_chat_template_names_every_role_and_special_token_tinylm_has():
+    from tinylm.chat import ROLES
+    from tinylm.tokenizer import SPECIAL_TOKENS, UNK
+
+    assert all(f"'{name}'" in hf.CHAT_TEMPLATE for name in (*ROLES, *SPECIAL_TOKENS, UNK))
+
+
+def test_chat_template_refuses_special_token_text_tinylm_would_read_as_characters(chat_export):
+    """tinylm renders "<|endoftext|>" in a message as characters, a transformers tokenizer would
+    read one special id: the template refuses rather than differ."""
+    from jinja2.exceptions import TemplateError
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(chat_export[1])
+    with pytest.raises(TemplateError, match="special token <\\|endoftext\\|>"):
+        auto.apply_chat_template([{"role": "user", "content": "the <|endoftext|> end"}], tokenize=False)
+
+
+def test_chat_export_ends_replies_at_im_end_and_stops_at_the_context(chat_export):
+    ckpt, out = chat_export
+    im_end = ckpt.tokenizer.token_to_id(IM_END)
+    generation = json.loads((out / "generation_config.json").read_text())
+    assert generation["eos_token_id"] == im_end and generation["max_length"] == ckpt.model.block_size
+    assert json.loads((out / "tokenizer_config.json").read_text())["model_max_length"] == ckpt.model.block_size
+
+
+def test_a_language_model_export_has_no_chat_template(exported):
+    ckpt, out = exported
+    assert "chat_template" not in json.loads((out / "tokenizer_config.json").read_text())
+    assert json.loads((out / "generation_config.json").read_text())["eos_token_id"] == ckpt.tokenizer.eot_id
+
+
+def test_pipeline_with_messages_answers_like_tinylm(chat_export):
+    """Greedy replies, token for token, of a random char chat model (no shipped numbers)."""
+    from transformers import pipeline
+
+    ckpt, out = chat_export
+    chat = pipeline("text-generation", model=str(out))
+    for messages in CONVERSATIONS[:3]:
+        messages = messages[:-1] if messages[-1]["role"] == "assistant" else messages  # the reply is asked for
+        n = 12
+        assert len(render_for_reply(ckpt.tokenizer, messages)) + n <= ckpt.model.block_size
+        ours = [t.id for t in reply_stream(ckpt.model, ckpt.tokenizer, messages, max_new_tokens=n)]
+        theirs = chat(messages, do_sample=False, max_new_tokens=n, return_tensors=True)[0]["generated_token_ids"]
+        prompt = render_for_reply(ckpt.tokenizer, messages)
+        assert list(theirs[:len(prompt)]) == prompt and list(theirs[len(prompt):]) == ours
+
+
+def test_pipeline_stops_at_the_context_by_itself_and_refuses_a_longer_prompt(chat_export):
+    from transformers import pipeline
+
+    ckpt, out = chat_export
+    chat = pipeline("text-generation", model=str(out))
+    messages = [{"role": "user", "content": "the cat"}]
+    ids = chat(messages, do_sample=False, return_tensors=True)[0]["generated_token_ids"]  # no max_new_tokens
+    assert len(ids) <= ckpt.model.block_size
+    with pytest.raises(ValueError, match=f"max_length` is set to {ckpt.model.block_size}"):
+        chat([{"role": "user", "content": "the cat " * (ckpt.model.block_size // 8)}], do_sample=False)
+
+
+def test_chat_card_has_license_eval_figures_and_every_stage(chat_export):
+    ckpt, out = chat_export
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "mit" and "conversational" in meta["tags"]
+    [entry] = meta["model-index"]
+    [result] = entry["results"]
+    figures = {m["type"]: m["value"] for m in result["metrics"]}
+    assert figures == {"task_accuracy/add": 0.375, "mean_task_accuracy": 0.75}  # counts are not figures
+    assert "| base | cats | 40 |" in card
+    assert "| SFT | 300 generated conversations | 20 | masked val loss 1.2500 |" in card
+    assert "| RL | 2 rounds of rejection sampling on checkable tasks | - | pass@1 0.625 in the last round |" in card
+    assert "| mean task accuracy | 0.500 | 0.750 |" in card
+    assert "python -m tinylm rl --ckpt out/sft  # RL" in card
+    assert 'pipeline("text-generation"' in card and "do_sample=False" in card
+
+
+def test_language_model_card_has_license_and_val_loss_figure(exported):
+    ckpt, out = exported
+    ckpt.info["val_loss"] = 2.5
+    meta = card_metadata(ckpt)
+    assert meta["license"] == "mit"
+    [result] = meta["model-index"][0]["results"]
+    assert result["dataset"]["name"] == "cats" and result["metrics"][0] == {
+        "type": "loss", "name": "val loss (nats/token)", "value": 2.5}
+
+
+# --- the CLI reads what it exports ----------------------------------------------------------------
+def test_load_checkpoint_reads_an_export_and_its_zip(chat_export, tmp_path):
+    ckpt, out = chat_export
+    for path in (out, hf.transformers_zip(ckpt, tmp_path)):
+        back = load_checkpoint(path)
+        idx = torch.randint(0, ckpt.tokenizer.vocab_size, (2, 16))
+        assert torch.allclose(back.model(idx)[0], ckpt.model(idx)[0], atol=1e-5)
+        assert back.info["stage"] == "rl" and back.tokenizer.kind == "char"
+
+
+def chat_cli(monkeypatch, capsys, ckpt: str, questions: list[str], *options: str) -> list[str]:
+    """`python -m tinylm chat --ckpt CKPT` in this process, one session: the bot's replies."""
+    from tinylm.cli import main
+
+    lines = iter([*questions, ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    capsys.readouterr()
+    main(["chat", "--ckpt", ckpt, *options])
+    return [line[len("bot> "):] for line in capsys.readouterr().out.splitlines() if line.startswith("bot> ")]
+
+
+SHIPPED_QUESTIONS = ["what is 2 + 3?", "what letter comes after c?", "reverse the word cat", "hello",
+                     "who is the president of france?", "how many letters in apple?", "which is bigger, 7 or 4?",
+                     "spell dog backwards", "what is 9 - 5?", "uppercase the word sun"]
+
+
+def test_the_shipped_chat_model_answers_the_same_in_transformers_and_tinylm(tmp_path, monkeypatch, capsys):
+    """Exported, the shipped chat model answers transformers' pipeline as `tinylm chat` answers
+    (greedy), and `tinylm chat --ckpt EXPORT` answers the same again."""
+    from transformers import pipeline
+
+    from tinylm.pretrained import PRETRAINED_DIR, load_pretrained
+
+    ckpt = load_pretrained("chat")
+    out = export_transformers(ckpt, tmp_path / "chat")
+    n = ckpt.model.block_size // 4
+    questions = [q for q in SHIPPED_QUESTIONS  # those this vocabulary reads, with room for a reply
+                 if not any(s.unknown for s in ckpt.tokenizer.spans(q, allow_special=False))
+                 and len(render_for_reply(ckpt.tokenizer, [{"role": "user", "content": q}])) + n <= ckpt.model.block_size]
+    assert len(questions) >= 6
+    chat = pipeline("text-generation", model=str(out))
+    theirs = [chat([{"role": "user", "content": q}], do_sample=False, max_new_tokens=n)[0]["generated_text"][-1]["content"]
+              for q in questions]
+    ours = [chat_cli(monkeypatch, capsys, str(PRETRAINED_DIR / "chat"), [q], "--max-new-tokens", str(n))[0]
+            for q in questions]
+    assert theirs == ours
+    from_export = [chat_cli(monkeypatch, capsys, str(out), [q], "--max-new-tokens", str(n))[0] for q in questions[:3]]
+    assert from_export == ours[:3]
+
+
+def test_cli_eval_and_sample_read_an_export(tmp_path, capsys):
+    from tinylm.cli import main
+    from tinylm.pretrained import load_pretrained
+
+    ckpt = load_pretrained("alphabet-gpt")
+    out = export_transformers(ckpt, tmp_path / "alphabet")
+    main(["eval", "--ckpt", str(out)])
+    evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert evaluated["dataset"] == "alphabet" and evaluated["val_loss"] == pytest.approx(ckpt.info["val_loss"], abs=2e-3)
+    main(["sample", "--ckpt", str(out), "--prompt", "K", "--temperature", "0",
+          "--max-new-tokens", str(2 * ckpt.model.block_size)])  # past the context: tinylm slides its window
+    assert capsys.readouterr().out.startswith("KLM")

@@ -1,9 +1,14 @@
 """Tokenizers: round trips on every script, the special tokens, spans, saving and clear errors."""
 
+import json
+import math
+
 import pytest
+import regex
 
 from tinylm.tokenizer import (
     EOT,
+    GPT2_ASSETS,
     SPECIAL_TOKENS,
     UNK,
     CharTokenizer,
@@ -26,7 +31,8 @@ TEXTS = {
 CORPUS = "\n".join(TEXTS.values()) + "\nthe end of a story, <|and|> a new one: x_y\n"
 # BPE is trained on a little more, so that it has something to merge
 BPE_CORPUS = CORPUS * 3 + "the cat sat on the mat and the dog sat on the log\n" * 20
-KINDS = ("split", "char", "bpe", "gpt2")
+KINDS = ("split", "char", "bpe", "gpt2", "gpt2-chat")
+CHAT_KINDS = ("split", "char", "bpe", "gpt2-chat")  # every kind but pure GPT-2 has the chat tokens
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +43,7 @@ def tokenizers():
         "char": build_tokenizer("char", CORPUS),
         "bpe": build_tokenizer("bpe", BPE_CORPUS, vocab_size=320),
         "gpt2": gpt2_tokenizer(),
+        "gpt2-chat": gpt2_tokenizer(chat=True),
     }
 
 
@@ -113,17 +120,118 @@ def test_gpt2_matches_openai_ids(tokenizers):
     assert tok.eot_id == 50256
 
 
-def test_gpt2_vocab_appends_pad_and_chat_tokens(tokenizers):
+def test_gpt2_is_pure_gpt2(tokenizers):
     tok = tokenizers["gpt2"]
-    assert tok.vocab_size == 50261
+    assert tok.vocab_size == 50257
+    assert tok.special_ids == {EOT: 50256} and tok.pad_id is None
+    # GPT-2 reads our chat tokens as text: <, |, im, _, start, |, >
+    assert tok.encode("<|im_start|>") == [27, 91, 320, 62, 9688, 91, 29]
+    assert [s.text for s in tok.spans("<|im_start|>")] == ["<", "|", "im", "_", "start", "|", ">"]
+    assert tok.token_to_id("<|im_end|>") is None
+
+
+def test_a_conversation_needs_gpt2_chat_not_gpt2(tokenizers):
+    from tinylm.chat import ChatFormatError, render_conversation
+
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    with pytest.raises(ChatFormatError, match="gpt2 tokenizer has no chat tokens.*gpt2-chat"):
+        render_conversation(tokenizers["gpt2"], messages)
+    ids, mask = render_conversation(tokenizers["gpt2-chat"], messages)
+    assert ids[0] == 50258 and sum(mask) == 2  # "yo" is one GPT-2 token, then <|im_end|>
+
+
+def test_gpt2_chat_appends_pad_and_chat_tokens(tokenizers):
+    tok = tokenizers["gpt2-chat"]
+    assert tok.vocab_size == 50261 and tok.eot_id == 50256
     assert tok.pad_id == 50257
     assert sorted(i for s, i in tok.special_ids.items() if s != EOT) == [50257, 50258, 50259, 50260]
+    assert tok.encode("Hello world") == [15496, 995]  # GPT-2's pieces otherwise
+
+
+# OpenAI's own GPT-2 encoder (gpt-2/src/encoder.py), written out here as the reference: its
+# pre-tokenizing regex, its byte-to-unicode table and its BPE loop, over the shipped vocabulary.
+# <|endoftext|> is one id, as in transformers' GPT-2 tokenizer and tiktoken's allowed_special.
+GPT2_PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+@pytest.fixture(scope="module")
+def openai_gpt2_encode():
+    encoder = json.loads((GPT2_ASSETS / "vocab.json").read_text(encoding="utf-8"))
+    merges = (GPT2_ASSETS / "merges.txt").read_text(encoding="utf-8").split("\n")[1:]
+    ranks = {tuple(m.split()): i for i, m in enumerate(m for m in merges if m)}
+    byte_encoder = bytes_to_unicode()
+
+    def bpe(token: str) -> list[str]:
+        word = list(token)
+        while len(word) > 1:
+            pair = min(zip(word, word[1:]), key=lambda p: ranks.get(p, math.inf))
+            if pair not in ranks:
+                break
+            merged, i = [], 0
+            while i < len(word):
+                if i < len(word) - 1 and (word[i], word[i + 1]) == pair:
+                    merged.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    merged.append(word[i])
+                    i += 1
+            word = merged
+        return word
+
+    def encode(text: str) -> list[int]:
+        ids = []
+        for k, part in enumerate(text.split(EOT)):
+            if k:
+                ids.append(encoder[EOT])
+            for piece in GPT2_PATTERN.findall(part):
+                ids += [encoder[t] for t in bpe("".join(byte_encoder[b] for b in piece.encode("utf-8")))]
+        return ids
+
+    return encode
+
+
+GPT2_TEXTS = {
+    **TEXTS,
+    "chat template": "<|im_start|>user<|im_sep|>What is 2 + 3?<|im_end|><|im_start|>assistant<|im_sep|>5<|im_end|>",
+    "end of text": "The end.<|endoftext|>A new story<|endoftext|>",
+    "pad and unk": "<|pad|><|pad|> and <|unk|>",
+    "russian": "Привет, мир! Как дела?",
+    "arabic": "مرحبا بالعالم",
+    "hindi": "नमस्ते दुनिया",
+    "contractions and spaces": "I'm sure they'll say it's   fine\n\n\t  ok",
+    "numbers": "3.14159 and 1,000,000 and 2026-11-30",
+}
+
+
+@pytest.mark.parametrize("name", GPT2_TEXTS)
+def test_gpt2_ids_are_openais_for_any_text(tokenizers, openai_gpt2_encode, name):
+    text = GPT2_TEXTS[name]
+    ids = tokenizers["gpt2"].encode(text)
+    assert ids == openai_gpt2_encode(text)
+    assert tokenizers["gpt2"].decode(ids) == text
+
+
+def test_gpt2_ids_of_a_chat_line_by_heart(tokenizers):
+    """Fixed ids, so a change in the reference above cannot hide one in the tokenizer."""
+    assert tokenizers["gpt2"].encode("<|im_start|>user<|im_end|><|endoftext|>😀") == \
+        [27, 91, 320, 62, 9688, 91, 29, 7220, 27, 91, 320, 62, 437, 91, 29, 50256, 47249, 222]
 
 
 # --- special tokens -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", CHAT_KINDS)
 @pytest.mark.parametrize("special", SPECIAL_TOKENS)
 def test_special_token_is_one_id(tokenizers, kind, special):
     tok = tokenizers[kind]
@@ -133,7 +241,7 @@ def test_special_token_is_one_id(tokenizers, kind, special):
     assert [s.special for s in tok.spans(special)] == [True]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", CHAT_KINDS)
 def test_special_tokens_are_cut_out_of_text(tokenizers, kind):
     tok = tokenizers[kind]
     text = "<|im_start|>the<|im_sep|>end<|im_end|>"
@@ -144,7 +252,7 @@ def test_special_tokens_are_cut_out_of_text(tokenizers, kind):
     assert tok.decode(ids).replace(" ", "") == text  # split decodes with a space between pieces
 
 
-@pytest.mark.parametrize("kind", ["char", "bpe", "gpt2"])
+@pytest.mark.parametrize("kind", ["char", "bpe", "gpt2", "gpt2-chat"])
 @pytest.mark.parametrize("special", SPECIAL_TOKENS)
 def test_allow_special_false_reads_special_text_as_text(tokenizers, kind, special):
     tok = tokenizers[kind]
@@ -259,7 +367,7 @@ def test_empty_corpus_fails(kind, corpus):
 
 
 @pytest.mark.parametrize("kind, vocab_size, message", [
-    ("bpe", 100, "vocab_size >= 261"),
+    ("bpe", 100, "vocab_size of at least 261"),
     ("split", 6, "vocab_size must be more than 6"),
     ("char", 3, "vocab_size must be more than 6"),
 ])

@@ -8,7 +8,7 @@ import torch
 from gradio_client import Client
 
 from tinylm_app import train_tab
-from tinylm_app.train_tab import show_model, stop, train, train_api, use_shipped, use_upload
+from tinylm_app.train_tab import make_download, show_model, stop, train, train_api, use_shipped, use_upload
 from tinylm.checkpoint import Checkpoint
 from tinylm.predict import checkpoint_zip
 from tinylm.pretrained import list_pretrained
@@ -107,7 +107,9 @@ def test_a_busy_trainer_says_so_at_once():
 
 def test_checkpoints_go_out_and_come_back(tmp_path):
     card, download, menu = show_model(None)  # the default shipped model
-    assert "Current model" in card and download["value"].endswith(".zip")
+    assert "Current model" in card and download["value"] is None  # no zip is built until asked for
+    download = make_download(None)
+    assert download["value"].endswith(".zip") and download["visible"]
     assert use_upload(download["value"]).name in list_pretrained() and menu["value"] in list_pretrained()
     trained = states(run_train())[-1]
     again = use_upload(str(checkpoint_zip(trained, tmp_path)))

@@ -67,6 +67,9 @@ def render_conversation(tokenizer: Tokenizer, messages: list[Message]) -> tuple[
     check_messages(messages)
     ids, mask = [], []
     start, sep, end = (tokenizer.token_to_id(s) for s in (IM_START, IM_SEP, IM_END))
+    if None in (start, sep, end):  # pure GPT-2 reads them as text
+        raise ChatFormatError(f"this {tokenizer.kind} tokenizer has no chat tokens; a chat model needs one "
+                              "that does (char, split, bpe or gpt2-chat)")
     for m in messages:
         header = [start, *tokenizer.encode(m["role"], allow_special=False), sep]
         body = [*tokenizer.encode(m["content"], allow_special=False), end]
@@ -81,16 +84,33 @@ def render_for_reply(tokenizer: Tokenizer, messages: list[Message], block_size: 
     """The prompt that asks for the next reply: the conversation + ``<|im_start|>assistant<|im_sep|>``.
 
     With ``block_size``, the oldest messages are dropped until the prompt and ``room`` tokens of
-    reply fit (a small model's context is short; the latest question matters most).
+    reply fit (a small model's context is short; the latest question matters most). Messages are
+    rendered from the newest back and only until the context is full, so a history of thousands
+    of messages costs no more than the few that fit.
+
+    >>> from tinylm.tokenizer import CharTokenizer
+    >>> tok = CharTokenizer.from_corpus("hi yo user assistant")
+    >>> chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}] * 500
+    >>> tok.decode(render_for_reply(tok, chat[:-1], block_size=64))  # the 4 newest of 999 messages fit
+    '<|im_start|>assistant<|im_sep|>yo<|im_end|><|im_start|>user<|im_sep|>hi<|im_end|><|im_start|>assistant<|im_sep|>yo<|im_end|><|im_start|>user<|im_sep|>hi<|im_end|><|im_start|>assistant<|im_sep|>'
     """
+    check_messages(messages)
     start, sep = tokenizer.token_to_id(IM_START), tokenizer.token_to_id(IM_SEP)
     header = [start, *tokenizer.encode("assistant", allow_special=False), sep]
-    for first in range(len(messages)):
-        ids = render_conversation(tokenizer, messages[first:])[0] + header
-        if block_size is None or len(ids) + room <= block_size:
-            return ids
+    if block_size is None:
+        return render_conversation(tokenizer, messages)[0] + header
+    budget = block_size - room - len(header)
+    kept: list[list[int]] = []  # newest message first
+    for message in reversed(messages):
+        ids = render_conversation(tokenizer, [message])[0]  # the template renders message by message
+        if kept and sum(map(len, kept)) + len(ids) > budget:
+            break
+        kept.append(ids)
+    ids = [i for message_ids in reversed(kept) for i in message_ids] + header
+    if len(ids) + room <= block_size:
+        return ids
     # even the last message alone is too long: keep its end
-    return ids[-(block_size - room):] if block_size and block_size > room else ids
+    return ids[-(block_size - room):] if block_size > room else ids
 
 
 def example_messages(example: Example) -> list[Message]:
@@ -143,6 +163,9 @@ def parse_jsonl(text: str) -> ParsedJSONL:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             errors.append(f"line {number}: not JSON ({err.msg})")
+            continue
+        except RecursionError:  # [[[[...]]]] thousands deep: no conversation looks like that
+            errors.append(f"line {number}: nested too deeply to be a conversation")
             continue
         try:
             conversations.append(conversation_from_row(row))

@@ -7,6 +7,8 @@
     README.md               a short card: what it is, how well it does, the command that made it
 
 ``pack_zip``/``unpack_zip`` turn the directory into one file for a download button and back.
+``load_checkpoint`` also reads a ``transformers`` GPT-2 folder, such as ``python -m tinylm export``
+writes (see ``tinylm.hf.import_transformers``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
-from .models import build_model, count_params, model_config, model_kind
+from .models import build_model, count_params, model_config, model_kind, size_of
 from .tokenizer import Tokenizer, TokenizerError, load_tokenizer
 
 FORMAT = "tinylm-checkpoint"
 VERSION = 1
 METRIC_FIELDS = ("step", "train_loss", "val_loss", "lr", "tokens", "elapsed")
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # refuse to unpack anything bigger (zip bombs)
+MAX_ZIP_FILES = 32  # a checkpoint has 6 files, an experiment card a few more
 
 
 class CheckpointError(ValueError):
@@ -91,13 +94,17 @@ def model_card(config: dict) -> str:
     return "\n".join(lines)
 
 
-def load_checkpoint(directory: str | Path) -> Checkpoint:
-    """Load a checkpoint directory (or a .zip made by ``pack_zip``)."""
+def load_checkpoint(directory: str | Path, max_params: int | None = None) -> Checkpoint:
+    """Load a checkpoint directory (or a .zip made by ``pack_zip``).
+
+    With ``max_params``, a config asking for a bigger model is refused before any weight is
+    allocated (the size is computed on the meta device, see ``tinylm.models.size_of``).
+    """
     directory = Path(directory)
     if directory.suffix == ".zip" and directory.is_file():
         # everything is read into memory, so the unpacked files need not outlive this call
         with tempfile.TemporaryDirectory(prefix="tinylm-ckpt-") as tmp:
-            return load_checkpoint(unpack_zip(directory, tmp))
+            return load_checkpoint(unpack_zip(directory, tmp), max_params)
     if not directory.is_dir():
         raise CheckpointError(f"no checkpoint directory at {directory}")
     for required in ("config.json", "model.safetensors", "tokenizer.json"):
@@ -105,8 +112,25 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
             raise CheckpointError(f"{directory} is not a tinylm checkpoint: {required} is missing")
     try:
         config = json.loads((directory / "config.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise CheckpointError(f"{directory / 'config.json'} is not valid JSON: {err}") from err
+    if isinstance(config, dict) and config.get("model_type") == "gpt2" and "format" not in config:
+        # a transformers folder (export, finetune-hf): its size is checked before transformers builds it
+        from .hf import HubError, import_transformers  # imports transformers: only for such a folder
+
+        if max_params is not None:
+            try:
+                params = size_of("gpt", vocab_size=config["vocab_size"], block_size=config["n_positions"],
+                                 n_embd=config["n_embd"], n_layer=config["n_layer"], n_head=config["n_head"])
+            except (KeyError, TypeError, ValueError) as err:
+                raise CheckpointError(f"config.json describes no GPT-2 this version can build: {err}") from err
+            if params > max_params:
+                raise CheckpointError(f"config.json describes a model of {params:,} parameters, over the limit "
+                                      f"of {max_params:,}")
+        try:
+            return import_transformers(directory)
+        except (HubError, OSError, ValueError) as err:
+            raise CheckpointError(f"cannot read the transformers folder {directory}: {err}") from err
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{directory / 'config.json'} is not a tinylm checkpoint config (format != {FORMAT!r})")
     try:
@@ -117,7 +141,12 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
         model_config = dict(config["model_config"])
         if config["model"] == "gpt":  # saved before GPTConfig.activation existed: GPT-2's tanh GELU
             model_config.setdefault("activation", "gelu_tanh")
+        if max_params is not None and (params := size_of(config["model"], **model_config)) > max_params:
+            raise CheckpointError(f"config.json describes a model of {params:,} parameters, over the limit of "
+                                  f"{max_params:,}")
         model = build_model(config["model"], **model_config)
+    except CheckpointError:
+        raise
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"config.json describes no model this version can build: {err}") from err
     if model.config.vocab_size != tokenizer.vocab_size:
@@ -157,21 +186,32 @@ def pack_zip(directory: str | Path, zip_path: str | Path | None = None) -> Path:
     return zip_path
 
 
-def unpack_zip(zip_path: str | Path, directory: str | Path) -> Path:
-    """Unzip a checkpoint, refusing anything that is not a flat archive of a sane size."""
+def unpack_zip(zip_path: str | Path, directory: str | Path, max_bytes: int = MAX_ZIP_BYTES) -> Path:
+    """Unzip a checkpoint, refusing anything that is not a flat archive of a sane size.
+
+    A zip's header may lie about the sizes of its files (a "zip bomb"), so the bytes are
+    counted as they are actually decompressed, a megabyte at a time, straight to disk.
+    """
     directory = Path(directory)
+    too_big = f"{Path(zip_path).name} unpacks to more than {max_bytes / 2**20:g} MB"
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            infos = zf.infolist()
-            if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-                raise CheckpointError(f"{zip_path} unpacks to more than {MAX_ZIP_BYTES // 2**20} MB")
+            infos = [i for i in zf.infolist() if not i.is_dir() and Path(i.filename).name]
+            if len(infos) > MAX_ZIP_FILES:
+                raise CheckpointError(f"{Path(zip_path).name} holds {len(infos)} files; a checkpoint has at most "
+                                      f"{MAX_ZIP_FILES}")
+            if sum(i.file_size for i in infos) > max_bytes:  # what it claims; checked again as it unpacks
+                raise CheckpointError(too_big)
             directory.mkdir(parents=True, exist_ok=True)
+            left = max_bytes
             for info in infos:
                 name = Path(info.filename).name  # flat: no directories, no ../ escapes
-                if not name or info.is_dir():
-                    continue
-                (directory / name).write_bytes(zf.read(info))
-    except (zipfile.BadZipFile, OSError) as err:
-        raise CheckpointError(f"{zip_path} is not a readable zip file: {err}") from err
+                with zf.open(info) as packed, open(directory / name, "wb") as out:
+                    while chunk := packed.read(2**20):
+                        left -= len(chunk)
+                        if left < 0:
+                            raise CheckpointError(too_big)
+                        out.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as err:
+        raise CheckpointError(f"{Path(zip_path).name} is not a readable zip file: {err}") from err
     return directory
-

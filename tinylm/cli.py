@@ -28,11 +28,12 @@ from .rl import RLConfig, evaluate_chat, rejection_sampling
 from .runs import RunConfig, prepare_run, save_run, train_run
 from .sample import TextStream, generate, prompt_ids
 from .models import model_kind
-from .tokenizer import KINDS, build_tokenizer
+from .tokenizer import KINDS, PRETRAINED_KINDS, build_tokenizer
 from .train import TrainConfig, evaluate, seed_everything
 
 
 RL_DEFAULTS = RLConfig()
+CKPT_HELP = "checkpoint directory or .zip, or a transformers folder written by export or finetune-hf"
 
 
 def _json_line(obj: dict) -> None:
@@ -52,10 +53,10 @@ def _progress(step: int, total: int, metrics: dict, width: int = 30) -> None:
 # --- tokenize ------------------------------------------------------------------------------
 def cmd_tokenize(args) -> None:
     corpus = None
-    if args.tokenizer != "gpt2":
+    if args.tokenizer not in PRETRAINED_KINDS:
         if not args.corpus:
             raise SystemExit(f"error: --tokenizer {args.tokenizer} learns its vocabulary: give --corpus (a dataset or a .txt path)")
-        corpus = load_corpus(args.corpus).train
+        corpus = load_corpus(args.corpus, dataset_files=True).train
     tok = build_tokenizer(args.tokenizer, corpus, args.vocab_size)
     spans = tok.spans(args.text)
     if args.json:
@@ -108,7 +109,7 @@ def _train(args, rank: int) -> None:
     if args.steps is not None and args.preset:
         config.train.max_steps = args.steps
     out = args.out or f"out/{args.preset or config.dataset + '-' + config.model}"
-    run = prepare_run(config, load_corpus(config.dataset))
+    run = prepare_run(config, load_corpus(config.dataset, dataset_files=True))
     drawn = 0.0
     for metrics in train_run(run):
         # redraw at most 5 times a second, and at every evaluation
@@ -141,8 +142,8 @@ def cmd_eval(args) -> None:
     ckpt = load_checkpoint(args.ckpt)
     dataset = ckpt.info.get("dataset")
     try:
-        corpus = load_corpus(dataset)
-    except (ValueError, FileNotFoundError) as err:
+        corpus = load_corpus(dataset, dataset_files=True)
+    except (ValueError, OSError) as err:
         raise SystemExit(f"error: cannot reload this checkpoint's data set {dataset!r}: {err}")
     if corpus.fingerprint != ckpt.info.get("corpus_sha256", corpus.fingerprint):
         sys.stderr.write(f"warning: the {dataset} text differs from the one this model was trained on\n")
@@ -173,6 +174,18 @@ def cmd_sample(args) -> None:
 
 
 # --- chat: sft, rl, chat, eval-chat (tinylm/chat.py, tinylm/rl.py) ---------------------------
+def read_conversations(path: str) -> list:
+    """The conversations of a JSONL file (tinylm.chat.parse_jsonl, both formats), for ``sft`` and
+    ``finetune-hf`` alike: each bad line is reported by its number on stderr and skipped."""
+    with open(path, encoding="utf-8") as f:
+        parsed = parse_jsonl(f.read())
+    for error in parsed.errors:
+        sys.stderr.write(f"warning: {path} {error} (skipped)\n")
+    if not parsed.conversations:
+        raise SystemExit(f"error: {path} has no usable conversations")
+    return parsed.conversations
+
+
 def _chat_val(tasks) -> list:
     """Held-out conversations for the masked val loss (a small slice of the eval set)."""
     return [example_messages(e) for e in tasks.eval_set(per_task=20, out_of_scope=40)]
@@ -185,13 +198,7 @@ def cmd_sft(args) -> None:
     tasks = ChatTasks(seed=args.split_seed)
     user = []
     if args.data:
-        with open(args.data, encoding="utf-8") as f:
-            parsed = parse_jsonl(f.read())
-        for error in parsed.errors:
-            sys.stderr.write(f"warning: {args.data} {error} (skipped)\n")
-        if not parsed.conversations:
-            raise SystemExit(f"error: {args.data} has no usable conversations")
-        user = parsed.conversations
+        user = read_conversations(args.data)
         unknown = {s.text for c in user for m in c for s in ckpt.tokenizer.spans(m["content"], allow_special=False)
                    if s.unknown}
         if unknown:
@@ -345,7 +352,7 @@ def add_chat_commands(subparsers) -> None:
     p.set_defaults(func=cmd_eval_chat)
 
     p = subparsers.add_parser("chat", help="talk to a chat model in the terminal")
-    p.add_argument("--ckpt", required=True)
+    p.add_argument("--ckpt", required=True, help=CKPT_HELP)
     add_sampling_args(p, max_new_tokens=120, temperature=0.0)
     p.set_defaults(func=cmd_chat)
 
@@ -368,8 +375,12 @@ def cmd_push(args) -> None:
 
 
 def cmd_finetune_hf(args) -> None:
-    result = hf.finetune_transformers(args.model, args.data, args.out, max_steps=args.steps, learning_rate=args.lr,
-                                   batch_size=args.batch_size, seed=args.seed)
+    command = shlex.join(["python", "-m", "tinylm", "finetune-hf", "--model", args.model, "--data", args.data, "--out",
+                          args.out, "--steps", str(args.steps), "--lr", str(args.lr), "--batch-size",
+                          str(args.batch_size), "--seed", str(args.seed)])
+    result = hf.finetune_transformers(args.model, read_conversations(args.data), args.out, max_steps=args.steps,
+                                      learning_rate=args.lr, batch_size=args.batch_size, seed=args.seed,
+                                      data_name=os.path.basename(args.data), command=command)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}), flush=True)
 
 
@@ -388,8 +399,9 @@ def add_hf_commands(subparsers) -> None:
     p.set_defaults(func=cmd_push)
 
     p = subparsers.add_parser("finetune-hf", help="fine-tune an exported model with transformers' Trainer")
-    p.add_argument("--model", required=True, help="a directory written by `export` (or any GPT-2 directory)")
-    p.add_argument("--data", required=True, help='JSONL, one {"input": ..., "output": ...} per line')
+    p.add_argument("--model", required=True, help="a directory written by `export` (or an earlier finetune-hf)")
+    p.add_argument("--data", required=True,
+                   help='JSONL as for sft: {"input": ..., "output": ...} or {"messages": [...]} per line')
     p.add_argument("--out", required=True, help="where to save the fine-tuned model")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -404,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tokenize", help="show how a tokenizer cuts a text")
     p.add_argument("--tokenizer", choices=KINDS, required=True)
-    p.add_argument("--corpus", help="dataset name or .txt path to learn the vocabulary from (not for gpt2)")
+    p.add_argument("--corpus", help="dataset name or .txt path to learn the vocabulary from (not for gpt2, gpt2-chat)")
     p.add_argument("--vocab-size", type=int, help="split/bpe vocabulary size")
     p.add_argument("--json", action="store_true", help='print one JSON object with "ids" and "tokens"')
     p.add_argument("text")
@@ -412,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (a preset, or a dataset + model of your choice)")
     p.add_argument("--preset", choices=list(PRESETS), help="reproduce a shipped model")
-    p.add_argument("--data", help="dataset name from datasets_cfg/ or a .txt path")
+    p.add_argument("--data", help="dataset name from datasets_cfg/, a dataset .yaml of your own, or a .txt path")
     p.add_argument("--model", choices=["bigram", "mlp", "gpt"], default="gpt")
     p.add_argument("--tokenizer", choices=KINDS, default="char")
     p.add_argument("--vocab-size", type=int)
@@ -439,12 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="val loss of a checkpoint on its own data set's split")
-    p.add_argument("--ckpt", required=True)
+    p.add_argument("--ckpt", required=True, help=CKPT_HELP)
     p.add_argument("--split", choices=["val", "test"], default="val")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("sample", help="continue a prompt")
-    p.add_argument("--ckpt", required=True)
+    p.add_argument("--ckpt", required=True, help=CKPT_HELP)
     p.add_argument("--prompt", default="")
     add_sampling_args(p, max_new_tokens=200, temperature=1.0)
     p.set_defaults(func=cmd_sample)

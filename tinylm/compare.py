@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .bpe import BYTE_SYMBOLS
-from .tokenizer import KINDS, SPECIAL_TOKENS, BPETokenizer, Span, Tokenizer, build_tokenizer
+from .tokenizer import KINDS, PRETRAINED_KINDS, SPECIAL_TOKENS, BPETokenizer, Span, Tokenizer, build_tokenizer
 
 MAX_TEXT_CHARS = 200_000  # the longest text the tab shows: four columns of spans in a browser
 BPE_VOCAB_MIN = 256 + len(SPECIAL_TOKENS)  # 256 byte tokens + the special tokens, no merges yet
@@ -40,7 +40,7 @@ class CompareError(ValueError):
 class TokenizationReport:
     """One tokenizer's reading of one text."""
 
-    kind: str  # "split", "char", "bpe" or "gpt2"
+    kind: str  # "split", "char", "bpe", "gpt2" (exactly GPT-2) or "gpt2-chat"
     spans: list[Span]  # the tokens, in order, with their ids and offsets in the text
     tokens: list[str]  # each token as the UI shows it: whitespace visible, stray bytes in hex
     n_tokens: int  # len(spans): the sequence length a model would read
@@ -218,8 +218,8 @@ def learned_tokenizer(kind: str, corpus_text: str, bpe_vocab_size: int = 1024) -
 
     if kind not in KINDS:
         raise CompareError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if kind == "gpt2":
-        return _cache.get(("gpt2",), lambda: build_tokenizer("gpt2"))
+    if kind in PRETRAINED_KINDS:
+        return _cache.get((kind,), lambda: build_tokenizer(kind))
     if not isinstance(corpus_text, str) or not corpus_text.strip():
         raise CompareError(f"the {kind} tokenizer learns its vocabulary from a corpus, and the corpus is empty")
     size = check_bpe_vocab_size(bpe_vocab_size) if kind == "bpe" else None

@@ -43,7 +43,7 @@ OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")  # either one set means
 
 SOURCE_KINDS = ("file", "url", "hub", "generator", "inline")
 SPLIT_RULES = ("fraction", "lines")
-TOKENIZER_KINDS = ("char", "split", "bpe", "gpt2")  # the kinds tinylm.tokenizer builds
+TOKENIZER_KINDS = ("char", "split", "bpe", "gpt2", "gpt2-chat")  # the kinds tinylm.tokenizer builds
 MODEL_KINDS = ("bigram", "mlp", "gpt")
 
 
@@ -83,7 +83,7 @@ class DatasetConfig:
     description: str  # one or two sentences for a learner
     source: SourceConfig  # where the text comes from
     split: SplitConfig  # how it is split
-    tokenizer: str = "char"  # suggested tokenizer: char, split, bpe or gpt2
+    tokenizer: str = "char"  # suggested tokenizer: char, split, bpe, gpt2 or gpt2-chat
     block_size: int = 8  # suggested context length, in tokens
     model: str = "gpt"  # suggested model: bigram, mlp or gpt
     folder: Path | None = None  # the yaml's folder, where relative file names resolve (not a key)
@@ -380,7 +380,16 @@ def _source_text(config: DatasetConfig, max_chars: int | None) -> str:
                                   f"{' or '.join(OFFLINE_ENVS)} is set")
         return _download(config.name, source.url, max_chars)
     if source.kind == "hub":
-        rows = datasets.load_dataset(source.hub, split="train")
+        # a Hub id, or a local folder of data files (parquet, csv, json...) through the same loader
+        try:
+            rows = datasets.load_dataset(source.hub, split="train")
+        except (ConnectionError, FileNotFoundError) as error:  # offline and not cached, or no such id
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ConnectionError(f"dataset {config.name!r}: the Hub dataset {source.hub!r} could not be loaded: "
+                                  f"{reason}") from error
+        if source.column not in rows.column_names:
+            raise ValueError(f"dataset {config.name!r}: {source.hub!r} has no column {source.column!r} "
+                             f"(it has {', '.join(rows.column_names)}); set source.column")
         return "\n".join(rows[source.column])
     # generated and inline text become a datasets table too, one row per sequence or document,
     # so that every source reaches the split in the same shape
@@ -427,11 +436,14 @@ def corpus_from_config(config: DatasetConfig, *, max_chars: int | None = None) -
     return _make_corpus(config.name, text, config.split, config, max_chars)
 
 
-def load_corpus(source: str, *, max_chars: int | None = None) -> Corpus:
-    """A Corpus from a dataset name ("tiny_shakespeare") or a path to a UTF-8 .txt file.
+def load_corpus(source: str, *, max_chars: int | None = None, dataset_files: bool = False) -> Corpus:
+    """A Corpus from a dataset name ("tiny_shakespeare") or a path to a UTF-8 text file.
 
-    A file is split like pasted text: first 90% of its characters train, last 10% val. Files
+    A text file is split like pasted text: first 90% of its characters train, last 10% val. Files
     larger than ``max_chars`` characters are refused (the UI sets a limit; the CLI need not).
+    With ``dataset_files`` (the command line) a path ending in .yaml/.yml is a dataset description
+    of your own, with the keys of those in datasets_cfg/. It is off by default because a
+    description may name any file on the machine, or a URL: an uploaded file is only ever text.
     """
     available = list_datasets()
     if source in available:
@@ -440,9 +452,11 @@ def load_corpus(source: str, *, max_chars: int | None = None) -> Corpus:
     looks_like_path = path.suffix != "" or os.sep in source or "/" in source
     if not looks_like_path:
         raise ValueError(f"unknown dataset {source!r}; available: {', '.join(available)} "
-                         f"(or give the path of a .txt file)")
+                         f"(or give the path of a text file{' or a dataset .yaml' if dataset_files else ''})")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path} (or use a dataset: {', '.join(available)})")
+    if dataset_files and path.suffix in (".yaml", ".yml"):  # a dataset description, not the text to train on
+        return corpus_from_config(parse_dataset_config(path), max_chars=max_chars)
     text = _read_text_file(path, max_chars)
     return _make_corpus(path.stem, text, SplitConfig(rule="fraction", val=0.1), None, max_chars)
 

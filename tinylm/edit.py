@@ -27,6 +27,7 @@ redo and reset. Bad input raises ``EditError`` and leaves the model exactly as i
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from .train import evaluate
 MAX_ABS_WEIGHT = 1e3
 MAX_STRENGTH = 100.0  # a connection or imprint stronger than 100 nats is certainty many times over
 DEFAULT_IMPRINT_STRENGTH = 4.0  # nats: e^4 = 55 times likelier than the runner-up
+MAX_IMPRINT_PAIRS = 256  # (context -> next token) pairs one imprint writes: its solve grows with their cube
 MAX_PICTURE_INPUTS = 8  # context tokens drawn in the network picture (a GPT may read hundreds)
 BLANK = "⟨blank⟩"  # how the MLP's blank row (context before the start of the text) is shown
 
@@ -780,7 +782,7 @@ def _parse_sequences(tokenizer: Tokenizer, sequences) -> list[tuple[str, list[in
     if isinstance(sequences, str):
         sequences = sequences.split("\n")
     out = []
-    for text in sequences:
+    for text in itertools.islice(sequences, MAX_IMPRINT_PAIRS + 1):  # more lines than pairs cannot fit anyway
         if not isinstance(text, str):
             raise EditError(f"a sequence is text, got {text!r}")
         text = text.strip("\r")
@@ -792,6 +794,10 @@ def _parse_sequences(tokenizer: Tokenizer, sequences) -> list[tuple[str, list[in
         out.append((text, ids))
     if not out:
         raise EditError("type at least one sequence, one per line (e.g. abc)")
+    pairs = sum(len(ids) - 1 for _, ids in out)
+    if pairs > MAX_IMPRINT_PAIRS:
+        raise EditError(f"these sequences hold {pairs:,} (context, next token) pairs, more than the "
+                        f"{MAX_IMPRINT_PAIRS} one imprint writes: use fewer or shorter sequences")
     return out
 
 
@@ -1016,10 +1022,14 @@ def imprint_report(model: nn.Module, tokenizer: Tokenizer, sequences, strength=D
 
 @lru_cache(maxsize=8)
 def dataset_texts(dataset: str | None) -> tuple[str, str] | None:
-    """(train, val) text of a shipped dataset (cached), or None when it cannot be loaded."""
-    from .data import load_corpus  # noqa: PLC0415 (datasets is slow to import; only imprint needs it)
+    """(train, val) text of a shipped dataset (cached), or None when it cannot be loaded.
 
-    if not dataset:
+    Only a shipped dataset's name is looked up: a checkpoint's info may come from an upload,
+    and a path there must never be opened.
+    """
+    from .data import list_datasets, load_corpus  # noqa: PLC0415 (datasets is slow to import; only imprint needs it)
+
+    if dataset not in list_datasets():
         return None
     try:
         corpus = load_corpus(dataset)

@@ -30,8 +30,9 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, pack_zip, save_checkpoint, unpack_zip
-from .data import Corpus, corpus_from_text, load_corpus
+from .checkpoint import (MAX_ZIP_BYTES, Checkpoint, CheckpointError, load_checkpoint, pack_zip, save_checkpoint,
+                         unpack_zip)
+from .data import Corpus, corpus_from_text, list_datasets, load_corpus
 from .models import count_params
 from .replay import Snapshots, record_snapshots
 from .runs import Run, RunConfig, train_run
@@ -133,16 +134,26 @@ def chunk_by_time(items: Iterable, seconds: float, clock: Callable[[], float] = 
 # Checkpoints coming in and going out of the app
 
 
-def load_checkpoint_zip(path: str | Path) -> Checkpoint:
-    """A checkpoint from an uploaded .zip (as ``checkpoint_zip`` makes); a clear error otherwise."""
+def load_checkpoint_zip(path: str | Path, max_params: int | None = None, max_bytes: int = MAX_ZIP_BYTES) -> Checkpoint:
+    """A checkpoint from an uploaded .zip (as ``checkpoint_zip`` makes); a clear error otherwise.
+
+    Nothing in an upload is trusted: its size is checked from its config before any weight is
+    allocated (``max_params``), its files are unpacked a megabyte at a time up to ``max_bytes``,
+    and the data set it names is kept only if it is one of the shipped ones (a config.json may
+    name any path on the server; that is never opened). Its info says ``uploaded``.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no file at {path}")
+        raise CheckpointError(f"no file at {path.name}")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path.name} is not a zip file: upload the .zip of a tinylm checkpoint")
     with tempfile.TemporaryDirectory(prefix="tinylm-upload-") as folder:
         # load_checkpoint reads everything into memory, so the unpacked files can go at once
-        return load_checkpoint(unpack_zip(path, folder))
+        ckpt = load_checkpoint(unpack_zip(path, folder, max_bytes), max_params)
+    if ckpt.info.get("dataset") not in list_datasets():
+        ckpt.info["dataset"] = None
+    ckpt.info["uploaded"] = True
+    return ckpt
 
 
 def checkpoint_zip(ckpt: Checkpoint, folder: str | Path | None = None) -> Path:
@@ -368,34 +379,48 @@ def sample_text(model, tokenizer, max_new_tokens: int = 100, seed: int = 0) -> s
 
 
 class TrainingSlots:
-    """At most ``n`` trainings at once, across every visitor of a shared app.
+    """At most ``n`` trainings at once across every visitor of a shared app, one per ``owner``.
 
-    ``try_acquire`` never waits: it returns a ticket, or None when all slots are taken (so the
-    app can say "busy" at once instead of queueing someone for ten minutes). A ticket not given
-    back within ``max_hold_seconds`` (a run whose generator was dropped without being closed)
-    expires, so a lost ticket cannot block training forever.
+    ``try_acquire`` never waits: it returns a ticket, or None when all slots are taken or the
+    owner (a visitor's session) already holds one, so the app can say so at once instead of
+    queueing someone for ten minutes. A ticket not given back within ``max_hold_seconds`` (a
+    run whose generator was dropped without being closed) expires, so a lost ticket cannot
+    block training forever.
 
-    >>> slots = TrainingSlots(1, max_hold_seconds=60)
-    >>> ticket = slots.try_acquire(); slots.try_acquire() is None
-    True
-    >>> slots.release(ticket); slots.try_acquire() is not None
+    >>> slots = TrainingSlots(2, max_hold_seconds=60)
+    >>> ticket = slots.try_acquire("ann"); slots.try_acquire("ann") is None, slots.holds("ann")
+    (True, True)
+    >>> slots.release(ticket); slots.try_acquire("ann") is not None
     True
     """
 
     def __init__(self, n: int, max_hold_seconds: float, clock: Callable[[], float] = time.monotonic):
         self.n, self.max_hold_seconds, self.clock = n, max_hold_seconds, clock
-        self._held: dict[object, float] = {}  # ticket -> when it was taken
+        self._held: dict[object, tuple[float, object]] = {}  # ticket -> (when it was taken, owner)
         self._lock = threading.Lock()
 
-    def try_acquire(self) -> object | None:
+    def _expire(self) -> None:
+        now = self.clock()
+        self._held = {t: (since, owner) for t, (since, owner) in self._held.items()
+                      if now - since < self.max_hold_seconds}
+
+    def try_acquire(self, owner: object = None) -> object | None:
         with self._lock:
-            now = self.clock()
-            self._held = {t: since for t, since in self._held.items() if now - since < self.max_hold_seconds}
-            if len(self._held) >= self.n:
+            self._expire()
+            if len(self._held) >= self.n or (owner is not None and self._holds(owner)):
                 return None
             ticket = object()
-            self._held[ticket] = now
+            self._held[ticket] = (self.clock(), owner)
             return ticket
+
+    def _holds(self, owner: object) -> bool:
+        return any(held_by == owner for _, held_by in self._held.values())
+
+    def holds(self, owner: object) -> bool:
+        """Whether ``owner`` holds a ticket now."""
+        with self._lock:
+            self._expire()
+            return self._holds(owner)
 
     def release(self, ticket: object) -> None:
         with self._lock:
@@ -404,8 +429,8 @@ class TrainingSlots:
     @property
     def in_use(self) -> int:
         with self._lock:
-            now = self.clock()
-            return sum(now - since < self.max_hold_seconds for since in self._held.values())
+            self._expire()
+            return len(self._held)
 
 
 def training_summary(update: TrainingUpdate) -> dict:

@@ -9,10 +9,14 @@ Four kinds behind one interface, from the most naive to the real thing:
 - ``bpe``: byte-level byte-pair encoding (Sennrich et al. 2016, as used by GPT-2) trained on
   your own corpus with Hugging Face ``tokenizers``.
 - ``gpt2``: the real GPT-2 tokenizer (Radford et al. 2019), loaded offline from the vocabulary
-  shipped in ``tinylm/assets/gpt2`` (derived from OpenAI's published ranks, see its README).
+  shipped in ``tinylm/assets/gpt2`` (derived from OpenAI's published ranks, see its README):
+  exactly GPT-2's 50,257 ids, whose only special token is ``<|endoftext|>`` (50256). To GPT-2,
+  ``<|im_start|>`` is text: ``<``, ``|``, ``im``, ``_``, ``start``, ``|``, ``>``.
+- ``gpt2-chat``: GPT-2's vocabulary plus our padding and chat tokens as ids 50257..50260, for a
+  model that has to read and write conversations with GPT-2's pieces.
 
-Every kind knows the same special tokens, each a single id: a padding token (never a training
-target), end of text, and the three chat tokens. All of them save as a Hugging Face
+The other kinds know the same special tokens, each a single id: a padding token (never a
+training target), end of text, and the three chat tokens. All of them save as a Hugging Face
 ``tokenizer.json`` + ``tokenizer_config.json``, so ``transformers.AutoTokenizer`` loads them.
 
 >>> tok = CharTokenizer.from_corpus("hello")
@@ -42,7 +46,8 @@ IM_END = "<|im_end|>"  # chat: ends a message
 UNK = "<|unk|>"  # split/char only: a word or character the vocabulary does not have
 SPECIAL_TOKENS = (PAD, EOT, IM_START, IM_SEP, IM_END)
 
-KINDS = ("split", "char", "bpe", "gpt2")
+KINDS = ("split", "char", "bpe", "gpt2", "gpt2-chat")
+PRETRAINED_KINDS = ("gpt2", "gpt2-chat")  # bring their own vocabulary: no corpus to learn from
 GPT2_ASSETS = Path(__file__).parent / "assets" / "gpt2"
 _SPECIAL_RE = re.compile("(" + "|".join(re.escape(s) for s in (*SPECIAL_TOKENS, UNK)) + ")")
 
@@ -94,8 +99,9 @@ class Tokenizer:
         return {s: self.hf.token_to_id(s) for s in SPECIAL_TOKENS if self.hf.token_to_id(s) is not None}
 
     @property
-    def pad_id(self) -> int:
-        return self.special_ids[PAD]
+    def pad_id(self) -> int | None:
+        """The padding id; None for pure GPT-2, which has none."""
+        return self.special_ids.get(PAD)
 
     @property
     def eot_id(self) -> int:
@@ -121,34 +127,31 @@ class Tokenizer:
     def hf(self) -> HFTokenizer:
         raise NotImplementedError
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, **hf_config) -> None:
+        """Write tokenizer.json + tokenizer_config.json; ``hf_config`` adds or overrides entries of
+        the latter (``model_max_length=128``, ...)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.hf.save(str(directory / "tokenizer.json"))
-        specials = self.special_ids
-        config = {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "tinylm_kind": self.kind,
-            "pad_token": PAD,
-            "eos_token": EOT,
-            "bos_token": EOT,
-            "additional_special_tokens": [s for s in (IM_START, IM_SEP, IM_END) if s in specials],
-            "model_max_length": 1_000_000,
-            "clean_up_tokenization_spaces": False,
-        }
-        if self.hf.token_to_id(UNK) is not None:
-            config["unk_token"] = UNK
+        config = {"tokenizer_class": "PreTrainedTokenizerFast", "tinylm_kind": self.kind,
+                  **self._hf_special_tokens(), "model_max_length": 1_000_000,
+                  "clean_up_tokenization_spaces": False, **hf_config}
         (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     def to_transformers(self):
         """This tokenizer as a ``transformers.PreTrainedTokenizerFast``."""
         from transformers import PreTrainedTokenizerFast
 
-        extra = {"unk_token": UNK} if self.hf.token_to_id(UNK) is not None else {}
-        return PreTrainedTokenizerFast(
-            tokenizer_object=self.hf, pad_token=PAD, eos_token=EOT, bos_token=EOT,
-            additional_special_tokens=[IM_START, IM_SEP, IM_END], clean_up_tokenization_spaces=False, **extra,
-        )
+        return PreTrainedTokenizerFast(tokenizer_object=self.hf, clean_up_tokenization_spaces=False,
+                                       **self._hf_special_tokens())
+
+    def _hf_special_tokens(self) -> dict:
+        """The special tokens in ``transformers``' terms, only those this vocabulary has (pure
+        GPT-2 has no pad and no chat tokens, and must not gain them by being saved)."""
+        roles = {"eos_token": EOT, "bos_token": EOT, "pad_token": PAD, "unk_token": UNK}
+        out = {role: token for role, token in roles.items() if self.hf.token_to_id(token) is not None}
+        chat = [s for s in (IM_START, IM_SEP, IM_END) if self.hf.token_to_id(s) is not None]
+        return {**out, "additional_special_tokens": chat} if chat else out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size})"
@@ -299,7 +302,7 @@ class BPETokenizer(Tokenizer):
         """
         n_base = 256 + len(SPECIAL_TOKENS)
         if vocab_size < n_base:
-            raise TokenizerError(f"a byte-level BPE needs vocab_size >= {n_base} (256 bytes + special tokens), got {vocab_size}")
+            raise TokenizerError(f"a byte-level BPE needs vocab_size of at least {n_base} (256 bytes + special tokens), got {vocab_size}")
         texts = [corpus] if isinstance(corpus, str) else list(corpus)
         if not any(t.strip() for t in texts):
             raise TokenizerError("cannot train a BPE tokenizer on an empty corpus")
@@ -381,25 +384,33 @@ def _gpt2_from_assets() -> HFTokenizer:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    # <|endoftext|> is GPT-2's own id 50256; pad and the chat tokens are appended after it
-    tok.add_special_tokens(list(SPECIAL_TOKENS))
+    tok.add_special_tokens([EOT])  # GPT-2's own id 50256, its one special token (as in transformers)
     return tok
 
 
-def gpt2_tokenizer(from_hub: bool = False) -> BPETokenizer:
-    """The real GPT-2 tokenizer: 50,257 ids, plus pad and the chat tokens at 50257..50260.
+def gpt2_tokenizer(from_hub: bool = False, chat: bool = False) -> BPETokenizer:
+    """The real GPT-2 tokenizer: its 50,257 ids, ``<|endoftext|>`` (50256) its only special token.
+
+    With ``chat=True`` (kind ``gpt2-chat``) pad and the chat tokens are appended as 50257..50260,
+    for a model that needs them; GPT-2 itself reads ``<|im_start|>`` as seven pieces of text.
 
     Offline (the default) it is built from the shipped vocab.json/merges.txt, which are
     byte-identical to GPT-2's. ``from_hub=True`` loads ``openai-community/gpt2`` instead
     (needs the Hugging Face Hub).
+
+    >>> gpt2_tokenizer().encode("<|im_start|>hi<|endoftext|>")
+    [27, 91, 320, 62, 9688, 91, 29, 5303, 50256]
+    >>> gpt2_tokenizer(chat=True).encode("<|im_start|>hi<|endoftext|>")
+    [50258, 5303, 50256]
     """
     if from_hub:
         tok = HFTokenizer.from_pretrained("openai-community/gpt2")
-        tok.add_special_tokens(list(SPECIAL_TOKENS))
     else:
         # a copy, because encode_special_tokens is toggled per call
         tok = HFTokenizer.from_str(_gpt2_from_assets().to_str())
-    return BPETokenizer(tok, kind="gpt2")
+    if chat:
+        tok.add_special_tokens([s for s in SPECIAL_TOKENS if s != EOT])  # EOT keeps 50256
+    return BPETokenizer(tok, kind="gpt2-chat" if chat else "gpt2")
 
 
 # ---------------------------------------------------------------------------------------
@@ -415,8 +426,8 @@ def build_tokenizer(kind: str, corpus: str | None = None, vocab_size: int | None
     """
     if kind not in KINDS:
         raise TokenizerError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if kind == "gpt2":
-        return gpt2_tokenizer()
+    if kind in PRETRAINED_KINDS:
+        return gpt2_tokenizer(chat=kind == "gpt2-chat")
     if corpus is None or not corpus.strip():
         raise TokenizerError(f"a {kind} tokenizer learns its vocabulary from a corpus, and the corpus is empty")
     if kind == "split":
@@ -446,7 +457,10 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
         return (SplitTokenizer if kind == "split" else CharTokenizer)(itos)
     if kind not in KINDS:
         raise TokenizerError(f"{config_path} names an unknown tokenizer kind {kind!r}")
-    for s in SPECIAL_TOKENS:  # a foreign tokenizer.json may lack our special tokens
-        if hf.token_to_id(s) is None:
-            hf.add_special_tokens([s])
+    if kind == "gpt2" and hf.token_to_id(IM_START) is not None:
+        kind = "gpt2-chat"  # saved when "gpt2" still carried the chat tokens
+    if kind != "gpt2":  # pure GPT-2 stays GPT-2; a foreign tokenizer.json may lack our special tokens
+        for s in SPECIAL_TOKENS:
+            if hf.token_to_id(s) is None:
+                hf.add_special_tokens([s])
     return BPETokenizer(hf, kind=kind)

@@ -12,6 +12,7 @@ Run it alone with ``python -m tinylm_app.chat_tab``.
 import contextlib
 import copy
 import dataclasses
+import functools
 import html
 import time
 import weakref
@@ -19,6 +20,16 @@ import weakref
 import gradio as gr
 import pandas as pd
 
+from tinylm_app.guard import Dataframe, Number, Slider, examples, refuse, sentence
+from tinylm_app.limits import (
+    MAX_CONCURRENT_FINETUNES,
+    MAX_CONVERSATIONS,
+    MAX_HISTORY_MESSAGES,
+    MAX_JSONL_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_REPLY_TOKENS,
+)
 from tinylm_app.session import launch
 from tinylm.chat import (
     ChatFormatError,
@@ -45,18 +56,13 @@ from tinylm.train import TrainConfig
 CHAT_MODEL = "chat"  # the shipped chat model, tinylm/pretrained/chat
 SHIPPED, TUNED = "shipped", "tuned"
 MODEL_CHOICES = [("shipped chat model", SHIPPED), ("my fine-tuned model", TUNED)]
-MAX_MESSAGE_CHARS = 1000  # the textbox's limit; the model's context is the real one (and says so)
-MAX_NEW_TOKENS = 400  # tokens one reply may have
 DEFAULT_NEW_TOKENS = 160  # more than the shipped model's longest answer, in characters
 ALTERNATIVES = 5  # likeliest tokens shown beside each reply token
 STREAM_EVERY = 0.05  # seconds between screen updates while a reply is written
 
 MIN_FINETUNE_SECONDS, MAX_FINETUNE_SECONDS = 5, 180  # how long fine-tuning may run
-MAX_CONVERSATIONS = 2000  # conversations one fine-tuning reads (more are cut, and said so)
-MAX_JSONL_CHARS = 500_000  # characters of pasted JSONL
 MAX_COMPARED = 12  # prompts answered before and after fine-tuning
 COMPARE_TOKENS = 160  # tokens of each of those answers
-MAX_CONCURRENT_FINETUNES = 2  # fine-tunings at once across all visitors
 UPDATE_EVERY = 0.33  # seconds between loss-chart updates while fine-tuning
 BUSY = "The fine-tuner is busy: {n} fine-tunings are running, the limit on this shared machine. Try again in a minute."
 
@@ -186,9 +192,16 @@ def chat_model(which: str, shipped: Checkpoint | None, tuned: Checkpoint | None)
     if shipped is not None:
         return shipped
     try:
-        return load_pretrained(CHAT_MODEL)
+        return _shipped_chat_model()
     except CheckpointError as err:
         raise gr.Error(f"The shipped chat model is not installed: {err}") from err
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_chat_model() -> Checkpoint:
+    """The shipped chat model, loaded once and shared by every session: chatting only reads it,
+    and fine-tuning trains a copy."""
+    return load_pretrained(CHAT_MODEL)
 
 
 def _sampling(max_new_tokens, temperature, top_k, top_p, seed) -> dict:
@@ -199,7 +212,7 @@ def _sampling(max_new_tokens, temperature, top_k, top_p, seed) -> dict:
         seed = parse_number(seed, "seed", -1, 2**63 - 1) if seed not in (None, "") else -1
         if top_p == 0:
             raise ValueError("top-p must be more than 0 (1 keeps every token)")
-        return dict(max_new_tokens=parse_number(max_new_tokens, "max new tokens", 1, MAX_NEW_TOKENS),
+        return dict(max_new_tokens=parse_number(max_new_tokens, "max new tokens", 1, MAX_REPLY_TOKENS),
                     temperature=parse_number(temperature, "temperature", 0.0, 10.0, integer=False),
                     top_k=top_k or None, top_p=None if top_p >= 1 else top_p, seed=None if seed < 0 else seed)
     except ValueError as err:
@@ -217,6 +230,8 @@ def _conversation(tok, block_size: int, room: int, message: str, history) -> lis
         raise gr.Error(f"This model does not know these characters: {shown}. It reads only the characters it "
                        "learned from; write the message without them.", print_exception=False)
     alone = [{"role": "user", "content": message}]
+    if isinstance(history, list):  # only the latest messages can fit the context anyway
+        history = history[-MAX_HISTORY_MESSAGES:]
     try:
         messages = messages_from_history(history) + alone
         check_messages(messages)
@@ -305,7 +320,7 @@ def _finetune_line(m: dict, seconds: float) -> str:
             f"{m['elapsed']:.0f} s of {seconds:g} s")
 
 
-def finetune_stream(jsonl, pairs, seconds, shipped):
+def finetune_stream(jsonl, pairs, seconds, shipped, request: gr.Request = None):
     """The Fine-tune button: train a copy of the shipped chat model on the user's conversations.
 
     Yields (model in training, fine-tuned model, model choice, progress, loss chart, before/after
@@ -317,7 +332,8 @@ def finetune_stream(jsonl, pairs, seconds, shipped):
     tok = base.tokenizer
     conversations, problems = _training_data(jsonl, pairs, tok)
     if problems:
-        gr.Warning(f"{len(problems)} problem(s) in your data; the good conversations are kept. " + "; ".join(problems[:5]))
+        gr.Warning(sentence(f"{len(problems)} problem(s) in your data; the good conversations are kept. "
+                            + "; ".join(problems[:5])))
     if not conversations:
         raise gr.Error("No conversations to fine-tune on: paste JSONL lines or fill in the table." +
                        (f" Problems: {'; '.join(problems[:5])}" if problems else ""))
@@ -325,7 +341,10 @@ def finetune_stream(jsonl, pairs, seconds, shipped):
         seconds = parse_number(seconds, "seconds", MIN_FINETUNE_SECONDS, MAX_FINETUNE_SECONDS, integer=False)
     except ValueError as err:
         raise gr.Error(str(err)) from err
-    ticket = _slots.try_acquire()
+    session = getattr(request, "session_hash", None) or object()
+    if _slots.holds(session):
+        raise refuse("This session is already fine-tuning a model: stop it first, or wait for it to finish")
+    ticket = _slots.try_acquire(session)
     if ticket is None:
         raise gr.Error(BUSY.format(n=MAX_CONCURRENT_FINETUNES), title="Busy", print_exception=False)
     tuned = Checkpoint(copy.deepcopy(base.model), tok, {**base.info, "name": f"{base.name}-finetuned",
@@ -383,7 +402,7 @@ def stop_finetune(tuned, compared):
 def build(model: Checkpoint | None = None) -> gr.Blocks:
     """The tab; ``model`` stands in for the shipped chat model (None: load ``tinylm/pretrained/chat``)."""
     with gr.Blocks(title="tinylm: chat") as demo:
-        shipped = gr.State(model)  # deep-copied for each session
+        shipped = gr.State(model)  # None (the app): every session shares one read-only shipped model
         tuned = gr.State(None)  # this session's fine-tuned model
         training = gr.State(None)  # the copy being fine-tuned now (Stop keeps it)
         compared = gr.State([])  # (prompt messages, wanted reply, reply before) of the last fine-tuning
@@ -398,20 +417,20 @@ def build(model: Checkpoint | None = None) -> gr.Blocks:
                     message = gr.Textbox("", label="Message", show_label=False, scale=5, max_length=MAX_MESSAGE_CHARS,
                                          placeholder="Type a message and press Enter…", elem_id="chat-message")
                     send = gr.Button("Send", variant="primary", scale=1, min_width=80)
-                gr.Examples(EXAMPLES, message, label="Try", api_visibility="private")
+                examples(EXAMPLES, message)
                 status = gr.Markdown(elem_id="chat-status")
             with gr.Column(scale=2, min_width=300):
                 which = gr.Radio(MODEL_CHOICES[:1], value=SHIPPED, label="Model",
                                  info="my fine-tuned model appears here once you fine-tune one below")
-                temperature = gr.Slider(0, 2, value=0, step=0.05, label="temperature",
+                temperature = Slider(0, 2, value=0, step=0.05, label="temperature",
                                         info="0 = greedy: always the likeliest token. Honest for a model whose "
                                              "answers can be checked; raise it to see other answers it finds likely")
                 with gr.Row():
-                    top_k = gr.Slider(0, 100, value=0, step=1, label="top-k", info="0 = off")
-                    top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top-p", info="1 = off")
+                    top_k = Slider(0, 100, value=0, step=1, label="top-k", info="0 = off")
+                    top_p = Slider(0.05, 1, value=1, step=0.05, label="top-p", info="1 = off")
                 with gr.Row():
-                    seed = gr.Number(-1, label="seed", info="-1 = random", precision=0, minimum=-1)
-                    max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=DEFAULT_NEW_TOKENS, step=1, label="max new tokens")
+                    seed = Number(-1, label="seed", info="-1 = random", precision=0, minimum=-1)
+                    max_new_tokens = Slider(1, MAX_REPLY_TOKENS, value=DEFAULT_NEW_TOKENS, step=1, label="max new tokens")
         gr.Markdown("### What the model reads\nThe whole conversation in the template, one chip per token (hover for "
                     "its id). Fine-tuning trains only on the **underlined** tokens, the assistant's: the model learns "
                     "to answer, never to imitate the user.")
@@ -428,9 +447,9 @@ def build(model: Checkpoint | None = None) -> gr.Blocks:
             with gr.Column(scale=2, min_width=320):
                 jsonl = gr.Textbox("", label="JSONL", lines=5, max_lines=12, max_length=MAX_JSONL_CHARS,
                                    placeholder=JSONL_PLACEHOLDER)
-                pairs = gr.Dataframe(pd.DataFrame(EXAMPLE_PAIRS, columns=PAIR_COLUMNS), headers=PAIR_COLUMNS,
+                pairs = Dataframe(pd.DataFrame(EXAMPLE_PAIRS, columns=PAIR_COLUMNS), headers=PAIR_COLUMNS,
                                      label="Question / answer pairs", interactive=True, datatype="str", wrap=True)
-                seconds = gr.Slider(MIN_FINETUNE_SECONDS, MAX_FINETUNE_SECONDS, value=60, step=5, label="seconds",
+                seconds = Slider(MIN_FINETUNE_SECONDS, MAX_FINETUNE_SECONDS, value=60, step=5, label="seconds",
                                     info="how long to train")
                 with gr.Row():
                     finetune_button = gr.Button("Fine-tune", variant="primary", scale=3)
@@ -448,8 +467,10 @@ def build(model: Checkpoint | None = None) -> gr.Blocks:
 
         # hidden: the api-only /chat endpoint, history in and out as JSON
         with gr.Group(visible=False):
-            api_inputs = [gr.Textbox(""), gr.JSON([]), gr.Textbox(SHIPPED), gr.Number(DEFAULT_NEW_TOKENS, precision=0),
-                          gr.Number(0.0), gr.Number(0, precision=0), gr.Number(1.0), gr.Number(-1, precision=0)]
+            api_inputs = [gr.Textbox("", label="message", max_length=MAX_MESSAGE_CHARS), gr.JSON([], label="history"),
+                          gr.Textbox(SHIPPED, label="model", max_length=MAX_NAME_CHARS), Number(DEFAULT_NEW_TOKENS, label="max_new_tokens", precision=0),
+                          Number(0.0, label="temperature"), Number(0, label="top_k", precision=0),
+                          Number(1.0, label="top_p"), Number(-1, label="seed", precision=0)]
             api_button = gr.Button()
             api_result = gr.JSON(label="history")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from tinylm_app.session import current_model, launch
+from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_HUB_CACHE_BYTES, MAX_NAME_CHARS
+from tinylm_app.session import current_model, download_folder, launch, prune
 from tinylm_app.session import model_state as new_model_state
 from tinylm.hf import (
     HubError,
@@ -24,23 +25,18 @@ from tinylm.hf import (
     transformers_zip,
 )
 
-DOWNLOADS = Path(tempfile.gettempdir()) / "tinylm-downloads"
 MAX_SHOWN_TOKENS = 500
-
-
-def _folder() -> Path:
-    DOWNLOADS.mkdir(exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=DOWNLOADS))
+HUB_CACHE = Path(tempfile.gettempdir()) / "tinylm-hub-tokenizers"  # tokenizers fetched for the lookup
 
 
 def make_experiment(ckpt):
     """The experiment card zip: weights, tokenizer, config, loss curve (CSV + PNG), model card."""
-    return str(experiment_zip(current_model(ckpt), _folder()))
+    return str(experiment_zip(current_model(ckpt), download_folder()))
 
 
 def make_transformers(ckpt):
     """The model as a Hugging Face directory, zipped (GPT: transformers GPT-2; MLP/bigram: safetensors)."""
-    return str(transformers_zip(current_model(ckpt), _folder()))
+    return str(transformers_zip(current_model(ckpt), download_folder()))
 
 
 def push(ckpt, repo_id: str, token: str, private: bool):
@@ -53,11 +49,17 @@ def push(ckpt, repo_id: str, token: str, private: bool):
 
 
 def hub_tokenize(repo_id: str, text: str) -> str:
-    """The text cut by a Hub tokenizer, as ``piece:id`` chips; offline, a clear error at once."""
+    """The text cut by a Hub tokenizer, as ``piece:id`` chips; offline, a clear error at once.
+
+    Tokenizers come into a cache of their own, kept under MAX_HUB_CACHE_BYTES (oldest go first),
+    so visitors trying thousands of ids cannot fill the Space's disk.
+    """
     try:
-        pieces = hub_tokens(load_hub_tokenizer(repo_id), text or "")
+        pieces = hub_tokens(load_hub_tokenizer(repo_id, cache_dir=HUB_CACHE), text or "")
     except HubError as err:
         raise gr.Error(str(err)) from None
+    finally:
+        prune(HUB_CACHE, MAX_HUB_CACHE_BYTES)
     chips = " ".join(f"<code>{html.escape(piece)}:{i}</code>" for i, piece in pieces[:MAX_SHOWN_TOKENS])
     more = f" … ({len(pieces) - MAX_SHOWN_TOKENS} more)" if len(pieces) > MAX_SHOWN_TOKENS else ""
     return f"<p><b>{len(pieces)} tokens</b> with <code>{html.escape(repo_id)}</code></p><p>{chips}{more}</p>"
@@ -77,8 +79,10 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                 transformers_button = gr.Button("transformers model (.zip)", size="sm", variant="secondary")
             files = gr.File(label="Download", interactive=False)
             with gr.Row(equal_height=True):
-                repo = gr.Textbox(label="Hub repository", placeholder="your-name/tiny-shakespeare", min_width=200)
-                token = gr.Textbox(label="Write token (used once, never stored)", type="password", min_width=200)
+                repo = gr.Textbox(label="Hub repository", placeholder="your-name/tiny-shakespeare", min_width=200,
+                                  max_length=MAX_NAME_CHARS)
+                token = gr.Textbox(label="Write token (used once, never stored)", type="password", min_width=200,
+                                   max_length=MAX_NAME_CHARS)
                 private = gr.Checkbox(label="private", value=True, min_width=80)
             push_button = gr.Button("Push to the Hub", size="sm")
             status = gr.Markdown()
@@ -94,8 +98,9 @@ def build_tokenizer_lookup() -> gr.Blocks:
     with gr.Blocks() as lookup:
         with gr.Accordion("Compare with a Hub tokenizer", open=False):
             with gr.Row(equal_height=True):
-                repo = gr.Textbox(label="Hub model id", placeholder="openai-community/gpt2", min_width=200)
-                text = gr.Textbox(label="Text", value="Hello, tokenizers!", min_width=200)
+                repo = gr.Textbox(label="Hub model id", placeholder="openai-community/gpt2", min_width=200,
+                                  max_length=MAX_NAME_CHARS)
+                text = gr.Textbox(label="Text", value="Hello, tokenizers!", min_width=200, max_length=MAX_CONTEXT_CHARS)
                 go = gr.Button("Tokenize", size="sm", min_width=80)
             shown = gr.HTML()
         go.click(hub_tokenize, [repo, text], shown, api_visibility="private")

@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from tinylm_app.guard import Slider
+from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm import inspect as ti
@@ -377,11 +379,11 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
             gr.Markdown(EXPLAIN["embeddings"])
             embeddings = gr.Plot(label="Token embeddings, PCA to 2-D")
             with gr.Row():
-                token = gr.Textbox("e", label="A token", max_length=100, scale=1)
+                token = gr.Textbox("e", label="A token", max_length=MAX_NAME_CHARS, scale=1)
                 nearest = gr.Markdown()
             row = gr.Dataframe(label="Its row of the embedding table", interactive=False)
         with gr.Tab("Attention & activations"):
-            prompt = gr.Textbox(label="Prompt", lines=1, max_lines=3, max_length=2000)
+            prompt = gr.Textbox(label="Prompt", lines=1, max_lines=3, max_length=MAX_CONTEXT_CHARS)
             note = gr.Markdown()
             gr.Markdown(EXPLAIN["attention"])
             attention = gr.Plot(label="Attention, one square per layer and head")
@@ -397,8 +399,8 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
         with gr.Tab("Training replay"):
             gr.Markdown(EXPLAIN["replay"])
             replay_note = gr.Markdown()
-            snapshot = gr.Slider(0, 1, value=0, step=1, label="Snapshot (drag to replay training)", visible=False)
-            replay_prompt = gr.Textbox(label="Fixed prompt", lines=1, max_lines=3, max_length=2000)
+            snapshot = Slider(0, 1, value=0, step=1, label="Snapshot (drag to replay training)", visible=False)
+            replay_prompt = gr.Textbox(label="Fixed prompt", lines=1, max_lines=3, max_length=MAX_CONTEXT_CHARS)
             replay_caption = gr.Markdown()
             replay_sample = gr.Textbox(label="What it writes after the prompt (same seed at every step)", lines=3,
                                        interactive=False)
@@ -419,20 +421,22 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
         replay_inputs = [snapshot, replay_prompt, model_state]
         replay_outputs = [replay_caption, replay_sample, replay_bars, replay_embeddings]
         change_inputs = [parameter, change_from, change_to, model_state]
+        private = dict(api_visibility="private")  # the page's own steps: not part of the app's API
         for trigger in (demo.load, refresh.click, model_state.change):
-            trigger(inspect_model, [model_state], text_views).then(
-                prompt_views, [prompt, model_state], prompt_outputs).then(
-                embedding_row, [token, model_state], [row, nearest]).then(
-                replay_setup, [model_state], [replay_note, snapshot, replay_prompt, parameter, change_from, change_to]).then(
-                replay_view, replay_inputs, replay_outputs).then(
-                weight_change_view, change_inputs, [change_plot, change_note])
-        snapshot.release(replay_view, replay_inputs, replay_outputs)
-        replay_prompt.submit(replay_view, replay_inputs, replay_outputs)
+            trigger(inspect_model, [model_state], text_views, **private).then(
+                prompt_views, [prompt, model_state], prompt_outputs, **private).then(
+                embedding_row, [token, model_state], [row, nearest], **private).then(
+                replay_setup, [model_state], [replay_note, snapshot, replay_prompt, parameter, change_from, change_to],
+                **private).then(
+                replay_view, replay_inputs, replay_outputs, **private).then(
+                weight_change_view, change_inputs, [change_plot, change_note], **private)
+        snapshot.release(replay_view, replay_inputs, replay_outputs, **private)
+        replay_prompt.submit(replay_view, replay_inputs, replay_outputs, **private)
         for menu in (parameter, change_from, change_to):
-            menu.input(weight_change_view, change_inputs, [change_plot, change_note])
-        prompt.submit(prompt_views, [prompt, model_state], prompt_outputs)
-        token.submit(embedding_row, [token, model_state], [row, nearest])
-        running = compute.click(loss_surface_view, [model_state], [surface, progress])
+            menu.input(weight_change_view, change_inputs, [change_plot, change_note], **private)
+        prompt.submit(prompt_views, [prompt, model_state], prompt_outputs, **private)
+        token.submit(embedding_row, [token, model_state], [row, nearest], **private)
+        running = compute.click(loss_surface_view, [model_state], [surface, progress], **private)
         stop.click(None, cancels=[running])
     return demo
 

@@ -11,6 +11,8 @@ import html
 
 import gradio as gr
 
+from tinylm_app.guard import Number, Slider
+from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_K, MAX_NEW_TOKENS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm.checkpoint import CheckpointError
@@ -26,8 +28,6 @@ from tinylm.predict import (
 from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.sample import UnknownTokenError
 
-MAX_K = 50  # candidates in the chart
-MAX_NEW_TOKENS = 500  # tokens one generation may write
 STREAM_EVERY = 0.1  # seconds between screen updates while generating (each resends the text)
 EXAMPLE_CONTEXTS = {  # a context that shows something, by the dataset a model learned from
     "alphabet": "KLM", "names": "em", "phrases_pt": "eu gosto de", "phrases_en": "i like to",
@@ -144,25 +144,30 @@ def generate_stream(text, max_new_tokens, temperature, top_k, top_p, seed, ckpt)
         raise gr.Error(str(err)) from err
 
 
-def predict_api(text: str, k, ckpt) -> list[dict]:
-    """``/predict``: the k likeliest next tokens after ``text``, as [{token, id, prob}, ...]."""
-    ckpt = current_model(ckpt)
+def predict_api(text: str, k, ckpt) -> tuple[list[dict], object]:
+    """``/predict``: the k likeliest next tokens after ``text``, as [{token, id, prob}, ...].
+
+    The session's model goes back into its State unchanged: a client still using its model
+    keeps it past the idle timeout (tinylm_app/session.py).
+    """
+    model = current_model(ckpt)
     try:
-        return [c._asdict() for c in top_next_tokens(ckpt.model, ckpt.tokenizer, text or "", parse_number(k, "k", 1, MAX_K))]
+        k = parse_number(k, "k", 1, MAX_K)
+        return [c._asdict() for c in top_next_tokens(model.model, model.tokenizer, text or "", k)], ckpt
     except (UnknownTokenError, ValueError) as err:
         raise gr.Error(str(err)) from err
 
 
-def generate_api(text, max_new_tokens, temperature, top_k, top_p, seed, ckpt) -> dict:
+def generate_api(text, max_new_tokens, temperature, top_k, top_p, seed, ckpt) -> tuple[dict, object]:
     """``/generate``: {text: prompt + continuation, continuation, tokens: [{token, id, prob}, ...]}."""
-    ckpt = current_model(ckpt)
+    model = current_model(ckpt)
     try:
         settings = _sampling(text, max_new_tokens, temperature, top_k, top_p, seed)
-        tokens = [t._asdict() for t in continue_text(ckpt.model, ckpt.tokenizer, **settings)]
+        tokens = [t._asdict() for t in continue_text(model.model, model.tokenizer, **settings)]
     except (UnknownTokenError, ValueError) as err:
         raise gr.Error(str(err)) from err
     continuation = "".join(t["token"] for t in tokens)
-    return {"text": settings["text"] + continuation, "continuation": continuation, "tokens": tokens}
+    return {"text": settings["text"] + continuation, "continuation": continuation, "tokens": tokens}, ckpt
 
 
 def use_shipped(name: str):
@@ -186,9 +191,9 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
             shipped = gr.Dropdown(list_pretrained(), value=None, label="Switch to a shipped model", scale=1, min_width=200)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
-                context = gr.Textbox("", label="Context", lines=3, max_lines=8, max_length=20_000,
+                context = gr.Textbox("", label="Context", lines=3, max_lines=8, max_length=MAX_CONTEXT_CHARS,
                                      placeholder="Type some text (empty starts at a line break)…")
-                k = gr.Slider(1, MAX_K, value=10, step=1, label="k: how many candidates to show")
+                k = Slider(1, MAX_K, value=10, step=1, label="k: how many candidates to show")
                 reads = gr.HTML(css_template=CSS, js_on_load=None)
             with gr.Column(scale=3, min_width=360):
                 chart = gr.BarPlot(candidates_frame([]), x="token", y="prob", sort="-y", tooltip="all", height=300, y_lim=[0, None],
@@ -198,11 +203,11 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                     "flattens (>1) or sharpens (<1) the probabilities, 0 always takes the likeliest; **top-k** and "
                     "**top-p** cut the unlikely tail before drawing; the same **seed** draws the same text.")
         with gr.Row():
-            temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="temperature", info="0 = greedy")
-            top_k = gr.Slider(0, 200, value=0, step=1, label="top-k", info="0 = off")
-            top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top-p", info="1 = off")
-            seed = gr.Number(-1, label="seed", info="-1 = random", precision=0, minimum=-1)
-            max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=200, step=1, label="max new tokens")
+            temperature = Slider(0, 2, value=0.8, step=0.05, label="temperature", info="0 = greedy")
+            top_k = Slider(0, 200, value=0, step=1, label="top-k", info="0 = off")
+            top_p = Slider(0.05, 1, value=1, step=0.05, label="top-p", info="1 = off")
+            seed = Number(-1, label="seed", info="-1 = random", precision=0, minimum=-1)
+            max_new_tokens = Slider(1, MAX_NEW_TOKENS, value=200, step=1, label="max new tokens")
         with gr.Row():
             generate_button = gr.Button("Generate", variant="primary", scale=3)
             stop_button = gr.Button("Stop", variant="stop", scale=1)
@@ -223,8 +228,8 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
         sampling = [context, max_new_tokens, temperature, top_k, top_p, seed, model_state]
         generating = generate_button.click(generate_stream, sampling, output, **hidden)
         stop_button.click(None, cancels=[generating], **hidden)
-        predict_button.click(predict_api, [context, k, model_state], predict_result, api_name="predict")
-        generate_hidden.click(generate_api, sampling, generate_result, api_name="generate")
+        predict_button.click(predict_api, [context, k, model_state], [predict_result, model_state], api_name="predict")
+        generate_hidden.click(generate_api, sampling, [generate_result, model_state], api_name="generate")
     return demo
 
 

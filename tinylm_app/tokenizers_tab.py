@@ -10,6 +10,8 @@ import html
 import gradio as gr
 import pandas as pd
 
+from tinylm_app.guard import Slider, examples
+from tinylm_app.limits import MAX_TOKENIZE_CHARS
 from tinylm_app.session import launch
 from tinylm import bpe
 from tinylm.compare import (
@@ -55,7 +57,8 @@ WHY_THEY_DIFFER = """
   more merges, fewer tokens. Try a corpus in another language and watch your text fall apart.
 - **gpt2** is the same algorithm with 50,000 merges learned on WebText (mostly English web pages).
   Being byte-level, nothing is ever unknown: an emoji or a Chinese character is spelled as its
-  UTF-8 bytes, shown here as `⟨f0 9f 98⟩`.
+  UTF-8 bytes, shown here as `⟨f0 9f 98⟩`. These are GPT-2's exact ids: its one special token is
+  `<|endoftext|>` (50256), and our chat tokens are plain text to it (`<|im_start|>` is 7 tokens).
 
 Whitespace is shown as `·` (space), `↵` (newline) and `→` (tab). Faint text between tokens is
 text the tokenizer dropped (split throws the spaces away). Hover a token to see its id.
@@ -145,7 +148,7 @@ def compare(text: str, vocab_from: str, vocab_size: float, show_ids: bool) -> li
 
 def tokenize(text: str, kind: str = "gpt2", vocab_from: str = DEFAULT_VOCAB_FROM,
              vocab_size: int = DEFAULT_BPE_VOCAB) -> dict:
-    """Tokenize ``text`` with one tokenizer ("split", "gpt2", "bpe" or "char").
+    """Tokenize ``text`` with one tokenizer ("split", "gpt2", "bpe", "char", or "gpt2-chat": GPT-2 + our chat tokens).
 
     split, char and bpe learn their vocabulary from ``vocab_from``: a dataset name or
     "the text above" (the text itself). Returns {kind, ids, tokens, n_tokens, chars_per_token,
@@ -164,15 +167,16 @@ def build(model_state=None) -> gr.Blocks:
         gr.Markdown("A language model never reads letters: it reads the **ids** of tokens. "
                     "Type anything and see four tokenizers cut it up.")
         with gr.Row(equal_height=False):
-            text = gr.Textbox(value=EXAMPLES[0], label="Text to tokenize", lines=6, max_lines=12, scale=3)
+            text = gr.Textbox(value=EXAMPLES[0], label="Text to tokenize", lines=6, max_lines=12, scale=3,
+                              max_length=MAX_TOKENIZE_CHARS)
             with gr.Column(scale=1, min_width=260):
                 vocab_from = gr.Dropdown(
                     [*datasets, THE_TEXT], value=DEFAULT_VOCAB_FROM if DEFAULT_VOCAB_FROM in datasets else THE_TEXT,
                     label="Vocabulary learned from", info="split, char and bpe learn from this; gpt2 brings its own")
-                vocab_size = gr.Slider(BPE_VOCAB_MIN, BPE_VOCAB_MAX, value=DEFAULT_BPE_VOCAB, step=1,
+                vocab_size = Slider(BPE_VOCAB_MIN, BPE_VOCAB_MAX, value=DEFAULT_BPE_VOCAB, step=1,
                                        label="BPE vocabulary size", info="256 bytes + 5 special tokens + merges")
                 show_ids = gr.Checkbox(label="show ids", value=False)
-        gr.Examples(EXAMPLES, inputs=text, label="Try")
+        examples(EXAMPLES, text)
         columns = []
         with gr.Row(equal_height=False):
             for kind in COMPARE_KINDS:

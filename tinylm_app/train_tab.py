@@ -10,15 +10,24 @@ Run it alone with ``python -m tinylm_app.train_tab``.
 import contextlib
 import dataclasses
 import html
-import shutil
-import tempfile
 import time
 import weakref
-from pathlib import Path
 
 import gradio as gr
 
-from tinylm_app.session import current_model, launch
+from tinylm_app.guard import Number, Slider, refuse
+from tinylm_app.limits import (
+    MAX_CONCURRENT_TRAININGS,
+    MAX_CORPUS_CHARS,
+    MAX_LOGITS,
+    MAX_NAME_CHARS,
+    MAX_PARAMS,
+    MAX_STEPS,
+    MAX_TRAIN_SECONDS,
+    MAX_UNPACKED_BYTES,
+    MAX_VOCAB,
+)
+from tinylm_app.session import current_model, download_folder, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm.checkpoint import CheckpointError
 from tinylm.data import list_datasets, load_dataset_config
@@ -41,18 +50,7 @@ from tinylm.predict import (
 from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.runs import prepare_run
 
-# Guard rails for a public Space: nobody can take the shared CPU for long, or fill its memory.
-MAX_CORPUS_CHARS = 2_000_000  # characters of training text (Tiny Shakespeare has 1.1 M)
-MAX_STEPS = 20_000  # optimizer steps of one run
-MAX_TRAIN_SECONDS = 600  # wall-clock limit of one run, whatever its steps (10 min)
-MAX_CONCURRENT_TRAININGS = 2  # runs at once across all visitors; one more is told the trainer is busy
-MAX_PARAMS = 5_000_000  # parameters of a model trained here
-MAX_LOGITS = 2**25  # batch x positions x vocabulary in one step (33.5 M floats, ~130 MB, x3 for grads)
-MAX_VOCAB = 8192  # split/bpe vocabulary size
 TIME_BUDGETS = {"30 s": 30, "2 min": 120, "10 min": 600}  # the time presets, in seconds
-
-DOWNLOADS = Path(tempfile.gettempdir()) / "tinylm-downloads"  # checkpoint zips offered for download
-KEEP_DOWNLOADS_SECONDS = 3600  # older ones are deleted (Gradio has copied them to its cache by then)
 
 UPDATE_EVERY = 0.5  # seconds between chart updates (2 a second: each one resends the chart)
 SAMPLE_EVERY = 3.0  # seconds between samples of the model's text
@@ -174,15 +172,22 @@ def _parse_fields(tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_
                 learning_rate=parse_number(learning_rate, "learning rate", 1e-6, 1.0, integer=False))
 
 
-def _training(source, dataset, upload, text, tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer,
-              n_head, budget, steps, batch_size, learning_rate):
-    """The run's TrainingUpdates, holding one of the shared training slots while it lasts."""
+def _session(request: gr.Request | None) -> object:
+    """Who is training: the visitor's session, or a fresh object when called outside a request."""
+    return getattr(request, "session_hash", None) or object()
+
+
+def _training(session, source, dataset, upload, text, tokenizer, vocab_size, model, block_size, n_embd, n_hidden,
+              n_layer, n_head, budget, steps, batch_size, learning_rate):
+    """The run's TrainingUpdates, holding one of the shared training slots while it lasts (one per session)."""
     try:
         fields = _parse_fields(tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head, budget,
                                steps, batch_size, learning_rate)
     except ValueError as err:
         raise gr.Error(str(err)) from err
-    ticket, run = _slots.try_acquire(), None
+    if _slots.holds(session):
+        raise refuse("This session is already training a model: stop it first, or wait for it to finish")
+    ticket, run = _slots.try_acquire(session), None
     if ticket is None:
         raise gr.Error(BUSY.format(n=MAX_CONCURRENT_TRAININGS), title="Busy", print_exception=False)
     try:
@@ -202,7 +207,7 @@ def _training(source, dataset, upload, text, tokenizer, vocab_size, model, block
 
 
 def train(source, dataset, upload, text, tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head,
-          budget, steps, batch_size, learning_rate, ckpt):
+          budget, steps, batch_size, learning_rate, ckpt, request: gr.Request = None):
     """The Train button: stream progress, the loss chart and samples; the model goes into the session.
 
     Yields (model_state, progress, loss chart, sample). The first update puts the live model into
@@ -211,8 +216,8 @@ def train(source, dataset, upload, text, tokenizer, vocab_size, model, block_siz
     """
     yield gr.skip(), _progress_html(0, "Preparing the data and the tokenizer…"), gr.skip(), gr.skip()
     try:
-        for update in _training(source, dataset, upload, text, tokenizer, vocab_size, model, block_size, n_embd,
-                                n_hidden, n_layer, n_head, budget, steps, batch_size, learning_rate):
+        for update in _training(_session(request), source, dataset, upload, text, tokenizer, vocab_size, model,
+                                block_size, n_embd, n_hidden, n_layer, n_head, budget, steps, batch_size, learning_rate):
             if not update.metrics:  # before the first step: hand the live model to the session
                 yield update.checkpoint, _show_update(update), None, gr.skip()  # None clears the chart
                 continue
@@ -230,7 +235,7 @@ def train(source, dataset, upload, text, tokenizer, vocab_size, model, block_siz
 
 
 def train_api(dataset, text, tokenizer, model, block_size, steps, budget, vocab_size, n_embd, n_hidden, n_layer,
-              n_head, batch_size, learning_rate, ckpt):
+              n_head, batch_size, learning_rate, ckpt, request: gr.Request = None):
     """``/train``: train a model for this session and return its final metrics as JSON.
 
     It trains on ``text`` if given, else on the shipped ``dataset``. An empty tokenizer or model
@@ -248,8 +253,9 @@ def train_api(dataset, text, tokenizer, model, block_size, steps, budget, vocab_
     tokenizer, model = tokenizer or suggested[0], model or suggested[1]
     block_size = block_size or suggested[2]
     update = None
-    for update in _training("paste" if text else "dataset", dataset, None, text, tokenizer, vocab_size, model,
-                            block_size, n_embd, n_hidden, n_layer, n_head, budget, steps, batch_size, learning_rate):
+    for update in _training(_session(request), "paste" if text else "dataset", dataset, None, text, tokenizer,
+                            vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head, budget, steps, batch_size,
+                            learning_rate):
         # the first yield hands the live model to the session; the empty ones let a client's
         # job.cancel() stop training within a third of a second, keeping what was learned
         yield gr.skip(), update.checkpoint if not update.metrics else gr.skip()
@@ -275,23 +281,20 @@ def stop(ckpt):
     return dataclasses.replace(ckpt), _progress_html(1.0, line), sample
 
 
-def _download_folder() -> Path:
-    """A new folder for one zip, clearing out old ones: a public Space runs for weeks."""
-    DOWNLOADS.mkdir(exist_ok=True)
-    for old in DOWNLOADS.iterdir():
-        with contextlib.suppress(FileNotFoundError):  # another session may be clearing it too
-            if time.time() - old.stat().st_mtime > KEEP_DOWNLOADS_SECONDS:
-                shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=DOWNLOADS))
-
-
 def show_model(ckpt):
-    """When the session's model changes: its card, a fresh checkpoint zip to download, the shipped-model menu."""
+    """When the session's model changes: its card, the download reset, the shipped-model menu."""
     model = current_model(ckpt)
     shipped = list_pretrained()
-    return (_model_card(model, ckpt is None), gr.update(value=str(checkpoint_zip(model, _download_folder())),
-                                                     label=f"Download {model.name}.zip"),
+    return (_model_card(model, ckpt is None), gr.update(value=None, visible=False),
             gr.update(choices=shipped, value=model.name if model.name in shipped else None))
+
+
+def make_download(ckpt):
+    """The Prepare button: zip the current model now, and offer the zip (built on click, not per visit)."""
+    model = current_model(ckpt)
+    path = checkpoint_zip(model, download_folder())
+    return gr.update(value=str(path), label=f"Download {path.name} ({path.stat().st_size / 2**20:.1f} MB)",
+                     visible=True)
 
 
 def use_shipped(name: str):
@@ -303,11 +306,11 @@ def use_shipped(name: str):
 
 def use_upload(path):
     if not path:
-        raise gr.Error("Choose a checkpoint .zip to upload first.")
+        raise refuse("Choose a checkpoint .zip to upload first")
     try:
-        return load_checkpoint_zip(path)
+        return load_checkpoint_zip(path, MAX_PARAMS, MAX_UNPACKED_BYTES)
     except (CheckpointError, OSError) as err:
-        raise gr.Error(f"Could not load that checkpoint: {err}") from err
+        raise refuse(f"Could not load that checkpoint: {err}") from err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,29 +343,29 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                     with gr.Row():
                         tokenizer = gr.Radio(TOKENIZERS, value=tokenizer0, label="2 · Tokenizer",
                                              info="char: letters · split: words · bpe: learned pieces · gpt2: GPT-2's 50k")
-                        vocab_size = gr.Number(0, label="vocab size", info="0: all words / 1024", precision=0,
+                        vocab_size = Number(0, label="vocab size", info="0: all words / 1024", precision=0,
                                                minimum=0, maximum=MAX_VOCAB, visible=tokenizer0 in ("split", "bpe"),
                                                min_width=120)
                     model = gr.Radio(MODELS, value=model0, label="3 · Model",
                                      info="bigram: 1 token of context · MLP: a fixed window · GPT: attention")
                     with gr.Row():
-                        block_size = gr.Slider(1, 256, value=block0, step=1, label="context (block_size)",
+                        block_size = Slider(1, 256, value=block0, step=1, label="context (block_size)",
                                                visible=model0 != "bigram")
-                        n_embd = gr.Slider(8, 512, value=64, step=8, label="n_embd", visible=model0 != "bigram")
+                        n_embd = Slider(8, 512, value=64, step=8, label="n_embd", visible=model0 != "bigram")
                     with gr.Row():
-                        n_hidden = gr.Slider(16, 2048, value=256, step=16, label="n_hidden", visible=model0 == "mlp")
-                        n_layer = gr.Slider(1, 8, value=2, step=1, label="n_layer", visible=model0 == "gpt")
-                        n_head = gr.Slider(1, 16, value=4, step=1, label="n_head", visible=model0 == "gpt")
+                        n_hidden = Slider(16, 2048, value=256, step=16, label="n_hidden", visible=model0 == "mlp")
+                        n_layer = Slider(1, 8, value=2, step=1, label="n_layer", visible=model0 == "gpt")
+                        n_head = Slider(1, 16, value=4, step=1, label="n_head", visible=model0 == "gpt")
                 with gr.Group():
                     with gr.Row():
                         budget = gr.Radio(["steps", *TIME_BUDGETS], value="30 s", label="4 · How long",
                                           info=f"at most {MAX_TRAIN_SECONDS // 60} min")
-                        steps = gr.Number(500, label="steps", precision=0, minimum=1, maximum=MAX_STEPS, visible=False,
+                        steps = Number(500, label="steps", precision=0, minimum=1, maximum=MAX_STEPS, visible=False,
                                           min_width=120)
                     with gr.Accordion("More settings", open=False):
                         with gr.Row():
-                            batch_size = gr.Slider(1, 256, value=32, step=1, label="batch size")
-                            learning_rate = gr.Number(3e-3, label="learning rate", minimum=1e-6, maximum=1.0)
+                            batch_size = Slider(1, 256, value=32, step=1, label="batch size")
+                            learning_rate = Number(3e-3, label="learning rate", minimum=1e-6, maximum=1.0)
                 with gr.Row():
                     train_button = gr.Button("Train", variant="primary", scale=3)
                     stop_button = gr.Button("Stop", variant="stop", scale=1)
@@ -377,19 +380,25 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                 with gr.Group():
                     card = gr.Markdown(padding=True)
                     with gr.Row(equal_height=True):
-                        download = gr.DownloadButton("Download the model (.zip)", variant="secondary", size="sm",
-                                                     min_width=160)
+                        prepare = gr.Button("Download the model (.zip)", variant="secondary", size="sm",
+                                            min_width=160)
+                        download = gr.DownloadButton("Download", variant="primary", size="sm", min_width=160,
+                                                     visible=False)
                         upload_ckpt = gr.UploadButton("Upload a checkpoint (.zip)", file_types=[".zip"], size="sm",
                                                       type="filepath", variant="secondary", min_width=160)
                         shipped = gr.Dropdown(list_pretrained(), value=None, label="Use a shipped model", min_width=160)
 
         # hidden: the api-only /train endpoint, with defaults that follow the chosen dataset
         with gr.Group(visible=False):
-            api_inputs = [gr.Textbox(DEFAULT_DATASET), gr.Textbox(""), gr.Textbox(""), gr.Textbox(""),
-                          gr.Number(0, precision=0), gr.Number(200, precision=0), gr.Textbox("steps"),
-                          gr.Number(0, precision=0), gr.Number(64, precision=0), gr.Number(256, precision=0),
-                          gr.Number(2, precision=0), gr.Number(4, precision=0), gr.Number(32, precision=0),
-                          gr.Number(3e-3)]
+            name = dict(max_length=MAX_NAME_CHARS)
+            api_inputs = [gr.Textbox(DEFAULT_DATASET, label="dataset", **name),
+                          gr.Textbox("", label="text", max_length=MAX_CORPUS_CHARS),
+                          gr.Textbox("", label="tokenizer", **name), gr.Textbox("", label="model", **name),
+                          Number(0, label="block_size", precision=0), Number(200, label="steps", precision=0),
+                          gr.Textbox("steps", label="budget", **name), Number(0, label="vocab_size", precision=0),
+                          Number(64, label="n_embd", precision=0), Number(256, label="n_hidden", precision=0),
+                          Number(2, label="n_layer", precision=0), Number(4, label="n_head", precision=0),
+                          Number(32, label="batch_size", precision=0), Number(3e-3, label="learning_rate")]
             api_button = gr.Button()
             api_result = gr.JSON(label="metrics")
 
@@ -413,6 +422,7 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                          concurrency_limit=MAX_CONCURRENT_TRAININGS + 2, concurrency_id="tinylm-train")
         gr.on([model_state.change, demo.load], show_model, model_state, [card, download, shipped],
               api_visibility="private", show_progress="hidden")
+        prepare.click(make_download, model_state, download, api_visibility="private")
         shipped.input(use_shipped, shipped, model_state, api_visibility="private")
         upload_ckpt.upload(use_upload, upload_ckpt, model_state, api_visibility="private")
     return demo

@@ -19,7 +19,9 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from tinylm_app.session import current_model, launch
+from tinylm_app.guard import Dataframe, Number, Slider
+from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
+from tinylm_app.session import current_model, download_folder, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm.checkpoint import Checkpoint, CheckpointError
 from tinylm.edit import (
@@ -57,8 +59,8 @@ from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids
 warnings.filterwarnings("ignore", message="Cannot display Styler object in interactive mode")
 
 TOP_BARS = 20  # next tokens in the bar chart
+CONTINUATION_TOKENS = 40  # length of the greedy and the sampled continuation (char models; words: 12)
 TOP_ROWS = 8  # likeliest next tokens that get rows in the tables and circles in the picture
-MAX_NEW_TOKENS = 40  # length of the greedy and the sampled continuation (char models; words: 12)
 API_NEW_TOKENS = 10  # tokens of greedy continuation the API returns (short: every call pays for them)
 SAMPLE_SEED = 0  # the sampled continuation always uses this seed: only the edit changes it
 MAX_CHOICES = 2000  # a vocabulary bigger than this is searched instead of listed
@@ -202,7 +204,7 @@ def _ids(ckpt: Checkpoint, context: str) -> list[int]:
 
 
 def _n_new(ckpt) -> int:
-    return MAX_NEW_TOKENS if ckpt.tokenizer.kind == "char" else 12
+    return CONTINUATION_TOKENS if ckpt.tokenizer.kind == "char" else 12
 
 
 def _prediction(ckpt: Checkpoint, context: str) -> dict:
@@ -714,7 +716,7 @@ def export(ckpt, editing):
     name = source.name if n == 0 or source.name.endswith("-edited") else f"{source.name}-edited"
     edited = Checkpoint(source.model, source.tokenizer, {**source.info, "name": name, "edited_weights": n},
                         source.metrics)
-    return str(checkpoint_zip(edited))
+    return str(checkpoint_zip(edited, download_folder()))
 
 
 def load_model(choice: str):
@@ -830,18 +832,18 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                                  info="a bigram is counted in a second: the easiest to edit")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                context = gr.Textbox("", label="Context", lines=1, max_lines=4, max_length=2000,
+                context = gr.Textbox("", label="Context", lines=1, max_lines=4, max_length=MAX_CONTEXT_CHARS,
                                      placeholder="Some text; the model predicts what comes next (empty: a line start)")
                 with gr.Row():
                     weight_name = gr.Dropdown([], label="Weight (state_dict name, shape)", scale=3, min_width=220)
                     rows = gr.Dropdown([], value=[], multiselect=True, label="Rows to show (empty: follow the context)",
                                        scale=3, min_width=220)
                 with gr.Row():
-                    search = gr.Textbox(label="Search tokens", placeholder="type part of a token, then Enter",
+                    search = gr.Textbox(label="Search tokens", max_length=MAX_NAME_CHARS, placeholder="type part of a token, then Enter",
                                         visible=False, scale=2)
                     head = gr.Radio([0], value=0, label="attention head", visible=False, scale=2)
-                    first_col = gr.Slider(0, 1, value=0, step=1, label="first column", visible=False, scale=2)
-                table = gr.Dataframe(interactive=True, label="Weights: click a cell, type a number, press Enter",
+                    first_col = Slider(0, 1, value=0, step=1, label="first column", visible=False, scale=2)
+                table = Dataframe(interactive=True, label="Weights: click a cell, type a number, press Enter",
                                      max_height=430, static_columns=[0], pinned_columns=1, elem_id="weights-table")
                 with gr.Row():
                     undo_button = gr.Button("↶ Undo", size="sm", min_width=80)
@@ -864,15 +866,15 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
             with gr.Column(scale=2, min_width=300):
                 from_token = gr.Dropdown([], label="From (a token of the context)")
                 to_token = gr.Dropdown([], allow_custom_value=True, label="To (a next token: pick or type it, or #id)")
-                strength = gr.Slider(-MAX_STRENGTH / 10, MAX_STRENGTH / 10, value=5, step=0.5,
+                strength = Slider(-MAX_STRENGTH / 10, MAX_STRENGTH / 10, value=5, step=0.5,
                                      label="strength (logit units: +5 ≈ e⁵ = 150× likelier)")
                 connect_button = gr.Button("Connect", variant="primary")
         with gr.Accordion("Imprint sequences (no training)", open=True):
             gr.Markdown(IMPRINT_HOW)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=2, min_width=300):
-                    sequences = gr.Textbox("", label="Sequences, one per line", lines=3, max_lines=10, max_length=2000)
-                    imprint_strength = gr.Slider(0.5, 15, value=DEFAULT_IMPRINT_STRENGTH, step=0.5,
+                    sequences = gr.Textbox("", label="Sequences, one per line", lines=3, max_lines=10, max_length=MAX_CONTEXT_CHARS)
+                    imprint_strength = Slider(0.5, 15, value=DEFAULT_IMPRINT_STRENGTH, step=0.5,
                                                  label="strength (nats the next token wins by)")
                     imprint_button = gr.Button("Imprint", variant="primary")
                 with gr.Column(scale=3, min_width=360):
@@ -885,11 +887,13 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
 
         # hidden: the api-only endpoints, JSON in and out
         with gr.Group(visible=False):
-            api_name, api_index, api_value = gr.Textbox(label="name"), gr.JSON(label="index"), gr.JSON(label="value")
-            api_context = gr.Textbox(label="context")
-            api_from, api_to = gr.Textbox(label="from_token"), gr.Textbox(label="to_token")
-            api_strength = gr.Number(DEFAULT_IMPRINT_STRENGTH, label="strength")
-            api_sequences = gr.Textbox(label="sequences")
+            api_name = gr.Textbox(label="name", max_length=MAX_NAME_CHARS)
+            api_index, api_value = gr.JSON(label="index"), gr.JSON(label="value")
+            api_context = gr.Textbox(label="context", max_length=MAX_CONTEXT_CHARS)
+            api_from = gr.Textbox(label="from_token", max_length=MAX_NAME_CHARS)
+            api_to = gr.Textbox(label="to_token", max_length=MAX_NAME_CHARS)
+            api_strength = Number(DEFAULT_IMPRINT_STRENGTH, label="strength")
+            api_sequences = gr.Textbox(label="sequences", max_length=MAX_CONTEXT_CHARS)
             edit_button, connect_hidden, imprint_hidden = gr.Button(), gr.Button(), gr.Button()
             api_result = gr.JSON(label="result")
 

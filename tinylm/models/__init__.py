@@ -7,6 +7,7 @@ and targets of -1 ignored by the loss. One trainer, one sampler and one weight e
 
 from dataclasses import asdict, fields
 
+import torch
 import torch.nn as nn
 
 from .bigram import Bigram, BigramConfig
@@ -29,7 +30,53 @@ def make_config(kind: str, **overrides):
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"{config_cls.__name__} has no field {unknown[0]!r}; its fields are {', '.join(sorted(known))}")
-    return config_cls(**overrides)
+    config = config_cls(**overrides)
+    check_config(config)
+    return config
+
+
+def check_config(config) -> None:
+    """Refuse a config no model can be built from, naming the field (a config may come from a file).
+
+    Every whole-number field is a size or a count (at least 1), every fraction a dropout
+    probability (0 to 1), and a GPT's heads must split its width evenly.
+
+    >>> check_config(GPTConfig(n_embd=130, n_head=4))
+    Traceback (most recent call last):
+    ...
+    ValueError: n_embd (130) must be a multiple of n_head (4): each head gets n_embd / n_head numbers
+    """
+    name = type(config).__name__
+    for f in fields(config):
+        value, default = getattr(config, f.name), f.default
+        if isinstance(default, bool):
+            ok, wanted = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, wanted = isinstance(value, int) and not isinstance(value, bool) and value >= 1, "a whole number, at least 1"
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+            wanted = "a probability from 0 to 1"
+        else:
+            ok, wanted = isinstance(value, str), "text"
+        if not ok:
+            raise ValueError(f"{name}.{f.name} must be {wanted}, got {value!r}")
+    if isinstance(config, GPTConfig):
+        if config.n_embd % config.n_head:
+            raise ValueError(f"n_embd ({config.n_embd}) must be a multiple of n_head ({config.n_head}): "
+                             f"each head gets n_embd / n_head numbers")
+
+
+def size_of(kind: str, **config) -> int:
+    """The number of parameters ``build_model(kind, **config)`` would have, allocating nothing.
+
+    The model is built on PyTorch's "meta" device: shapes without storage, so a config that
+    asks for billions of parameters is measured in a millisecond and refused before it costs memory.
+
+    >>> size_of("bigram", vocab_size=1000)
+    1000000
+    """
+    with torch.device("meta"):
+        return count_params(MODELS[kind][0](make_config(kind, **config)))
 
 
 def build_model(kind: str, **config) -> nn.Module:
@@ -55,4 +102,4 @@ def count_params(model: nn.Module) -> int:
 
 
 __all__ = ["Bigram", "BigramConfig", "MLP", "MLPConfig", "GPT", "GPTConfig", "KVCache", "MODELS",
-           "make_config", "build_model", "model_kind", "model_config", "count_params"]
+           "make_config", "check_config", "size_of", "build_model", "model_kind", "model_config", "count_params"]
