@@ -11,7 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from tinylm_app.guard import Slider, examples
-from tinylm_app.limits import MAX_TOKENIZE_CHARS
+from tinylm_app.limits import MAX_BPE_MERGES, MAX_TOKENIZE_CHARS
 from tinylm_app.session import launch
 from tinylm import bpe
 from tinylm.compare import (
@@ -272,10 +272,10 @@ def build_bpe_steps(text: gr.Textbox, demo: gr.Blocks) -> None:
     gr.Markdown(BPE_STEPS_HOW)
     steps = gr.State(None)
     with gr.Row():
-        n_merges = gr.Slider(0, bpe.MAX_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="Merges to learn", scale=2)
+        n_merges = Slider(0, MAX_BPE_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="Merges to learn", scale=2)
         learn = gr.Button("Learn the merges", variant="primary", scale=1)
     # its maximum follows the merges learned; this one bounds what the server accepts
-    merge = gr.Slider(0, bpe.MAX_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="The text after merge…",
+    merge = Slider(0, MAX_BPE_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="The text after merge…",
                       elem_id="bpe-merge")
     view = gr.HTML(css_template=TOKEN_CSS, js_on_load=None, elem_id="bpe-steps")
     with gr.Row(equal_height=False):

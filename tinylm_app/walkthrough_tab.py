@@ -9,13 +9,15 @@ the next click. Serves ``/walkthrough``. Run it alone with ``python -m tinylm_ap
 
 import gradio as gr
 
+from tinylm_app.guard import Number, Slider
+from tinylm_app.limits import MAX_WALK_CHARS, MAX_WALK_STEPS
 from tinylm_app.predict_tab import EXAMPLE_CONTEXTS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm_app.tokenizers_tab import _escape
 from tinylm.compare import show_whitespace
 from tinylm.models import model_kind
-from tinylm.walkthrough import MAX_CONTEXT_CHARS, Step, Walkthrough, walkthrough
+from tinylm.walkthrough import Step, Walkthrough, walkthrough
 
 HOW = """## One forward pass, step by step
 Pick a context and a position: this is the path of that one token through the session's model, from
@@ -23,8 +25,6 @@ its id to the probability of every next token, with the model's real numbers (ro
 Step through with the slider or **Previous** / **Next**. Every number is computed now from the current
 weights: edit one in **Weights** and come back.
 """
-
-MAX_STEPS = 1_000  # steps of the deepest walk the step slider accepts (a GPT has 6 + 12 per block)
 
 CSS = """
 .walk-title { font-size: 18px; font-weight: 600; margin: 2px 0; }
@@ -185,23 +185,23 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
         card_view = gr.Markdown()
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                context_box = gr.Textbox(label="Context", lines=2, max_lines=6, max_length=MAX_CONTEXT_CHARS,
+                context_box = gr.Textbox(label="Context", lines=2, max_lines=6, max_length=MAX_WALK_CHARS,
                                          elem_id="walk-context", placeholder="Type some text (empty starts at a line break)")
                 tokens_view = gr.HTML(css_template=CSS, js_on_load=None, elem_id="walk-tokens")
                 # the maxima are set per walk; these bound what the server accepts (it checks the first maximum)
-                position_slider = gr.Slider(0, MAX_CONTEXT_CHARS, value=0, step=1, elem_id="walk-position",
+                position_slider = Slider(0, MAX_WALK_CHARS, value=0, step=1, elem_id="walk-position",
                                             label="Position: the token whose next token is predicted",
                                             info="starts at the last token")
             next_view = gr.HTML(css_template=CSS, js_on_load=None, elem_id="walk-next")
         with gr.Row(equal_height=True):
             previous = gr.Button("◀ Previous", scale=1, min_width=120)
-            step_slider = gr.Slider(1, MAX_STEPS, value=1, step=1, label="Step", scale=6, elem_id="walk-step-slider")
+            step_slider = Slider(1, MAX_WALK_STEPS, value=1, step=1, label="Step", scale=6, elem_id="walk-step-slider")
             following = gr.Button("Next ▶", scale=1, min_width=120, variant="primary")
         step_view = gr.HTML(css_template=CSS, js_on_load=None, elem_id="walk-step")
 
         # hidden: the api-only endpoint returns plain JSON
         with gr.Group(visible=False):
-            api_position = gr.Number(-1, precision=0, label="position")
+            api_position = Number(-1, precision=0, minimum=-MAX_WALK_CHARS, maximum=MAX_WALK_CHARS, label="position")
             api_button, api_result = gr.Button(), gr.JSON(label="walkthrough")
 
         # -- wiring: every move walks the model again, from the live weights --------------------
@@ -211,21 +211,37 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
         def draw(view: dict) -> dict:
             return {shown[name]: value for name, value in view.items()}
 
+        def new_model(ckpt):
+            return draw(model_view(ckpt))
+
+        def new_context(context, step, ckpt):  # a new context starts at its last token
+            return draw(walk_view(context, None, step, ckpt, reset_position=True))
+
+        def move(context, position, step, ckpt):
+            return draw(walk_view(context, position, step, ckpt))
+
+        def previous_step(context, position, step, ckpt):
+            return draw(walk_view(context, position, step - 1, ckpt))
+
+        def next_step(context, position, step, ckpt):
+            return draw(walk_view(context, position, step + 1, ckpt))
+
+        def back_on_the_tab(context, position, step, ckpt):
+            return draw(redraw(context, position, step, ckpt))
+
         hidden = dict(api_visibility="private", show_progress="hidden")
         walk_outputs = [shown[name] for name in ("position", "step", "step_html", "tokens_html", "next_html")]
         where = [context_box, position_slider, step_slider, model_state]
-        gr.on([model_state.change, demo.load], lambda m: draw(model_view(m)), [model_state], list(shown.values()),
-              **hidden)
+        gr.on([model_state.change, demo.load], new_model, [model_state], list(shown.values()), **hidden)
         if tab is not None:  # back on this tab: the same context and step, from the weights as they are now
-            tab.select(lambda c, p, s, m: draw(redraw(c, p, s, m)), where, [step_view, tokens_view, next_view], **hidden)
-        # a new context starts at its last token, so the position slider is not an input here: Gradio
-        # would refuse its old value when a shorter context has just lowered its maximum
-        context_box.change(lambda c, s, m: draw(walk_view(c, None, s, m, reset_position=True)),
-                           [context_box, step_slider, model_state], walk_outputs, trigger_mode="always_last", **hidden)
-        gr.on([position_slider.input, step_slider.input], lambda c, p, s, m: draw(walk_view(c, p, s, m)), where,
-              walk_outputs, trigger_mode="always_last", **hidden)
-        previous.click(lambda c, p, s, m: draw(walk_view(c, p, int(s) - 1, m)), where, walk_outputs, **hidden)
-        following.click(lambda c, p, s, m: draw(walk_view(c, p, int(s) + 1, m)), where, walk_outputs, **hidden)
+            tab.select(back_on_the_tab, where, [step_view, tokens_view, next_view], **hidden)
+        # the position slider is no input of a new context: Gradio would refuse its old value when a
+        # shorter context has just lowered its maximum
+        context_box.change(new_context, [context_box, step_slider, model_state], walk_outputs,
+                           trigger_mode="always_last", **hidden)
+        gr.on([position_slider.input, step_slider.input], move, where, walk_outputs, trigger_mode="always_last", **hidden)
+        previous.click(previous_step, where, walk_outputs, **hidden)
+        following.click(next_step, where, walk_outputs, **hidden)
         api_button.click(walkthrough_api, [context_box, api_position, model_state], api_result, api_name="walkthrough")
     return demo
 
