@@ -15,6 +15,7 @@ if os.environ.get("SPACE_ID"):  # on a Space, requests reach the app from outsid
 
 import tinylm_app  # noqa: F401  (before gradio: `import spaces` must mean the Hub's package; see its docstring)
 
+# isort: split
 import gradio as gr  # noqa: E402
 
 from tinylm_app import chat_tab, hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, walkthrough_tab, weights_tab

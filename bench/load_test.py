@@ -42,6 +42,8 @@ for var, value in [("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"
     os.environ.setdefault(var, value)
 
 import tinylm_app  # noqa: E402,F401  (before gradio: `import spaces` must mean the Hub's package)
+
+# isort: split
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402
@@ -225,9 +227,9 @@ CONFIGS = {
 
 
 def raw_tokens_per_s(fields: dict) -> float:
-    from tinylm_app.train_tab import _parse_fields  # noqa: PLC0415
-    from tinylm.predict import app_corpus, app_run_config  # noqa: PLC0415
+    from tinylm.live import app_corpus, app_run_config  # noqa: PLC0415
     from tinylm.runs import prepare_run, train_run  # noqa: PLC0415
+    from tinylm_app.train_tab import _parse_fields  # noqa: PLC0415
 
     parsed = _parse_fields(*(fields[k] for k in ("tokenizer", "vocab_size", "model", "block_size", "n_embd", "n_hidden",
                                                   "n_layer", "n_head", "budget", "steps", "batch_size",
@@ -240,8 +242,8 @@ def raw_tokens_per_s(fields: dict) -> float:
 
 
 def handler_tokens_per_s(fields: dict, spent: dict) -> float:
-    from tinylm_app.train_tab import train  # noqa: PLC0415
     from tinylm.checkpoint import Checkpoint  # noqa: PLC0415
+    from tinylm_app.train_tab import train  # noqa: PLC0415
 
     ckpt = None
     for outputs in train(**fields, ckpt=None):
@@ -270,8 +272,8 @@ def served_tokens_per_s(url: str, fields: dict) -> tuple[float, int]:
 
 def serialize_ms_per_update(demo: gr.Blocks) -> float:
     """What Gradio does with one update of the Train button's stream: postprocess and JSON, in ms."""
-    from tinylm_app import train_tab  # noqa: PLC0415
     from tinylm.plots import loss_frame  # noqa: PLC0415
+    from tinylm_app import train_tab  # noqa: PLC0415
 
     fn = next(f for f in demo.fns.values() if f.api_name == "train_stream")
     history = [{"step": s, "train_loss": 3.0 / s**0.2, "val_loss": 2.0 if s % 200 == 0 else None} for s in range(1, 5001)]
@@ -298,7 +300,7 @@ def timed(module, name: str, spent: dict) -> None:
 
 
 def overhead(trials: int) -> dict:
-    import tinylm.predict  # noqa: PLC0415
+    import tinylm.live  # noqa: PLC0415
     from tinylm_app import train_tab  # noqa: PLC0415
 
     demo = train_tab.build()
@@ -311,7 +313,7 @@ def overhead(trials: int) -> dict:
         for _ in range(trials):  # alternate, so a busy neighbour on the machine hits all three alike
             runs["raw"].append(raw_tokens_per_s(fields))
             # the UI's own work inside the handler: val checks, samples, chart tables, progress lines
-            originals = {(m, f): getattr(m, f) for m, f in [(tinylm.predict, "evaluate"), (tinylm.predict, "sample_text"),
+            originals = {(m, f): getattr(m, f) for m, f in [(tinylm.live, "evaluate"), (tinylm.live, "sample_text"),
                                                             (train_tab, "loss_frame"), (train_tab, "_show_update")]}
             for module, function in originals:
                 timed(module, function, spent)

@@ -22,9 +22,9 @@ if str(REPO) not in sys.path:
 
 import socket  # noqa: E402  (after the environment defaults above, on purpose)
 
-import tinylm_app  # noqa: E402,F401  (before any gradio import: `import spaces` never means our folder)
-
 import pytest  # noqa: E402
+
+import tinylm_app  # noqa: E402,F401  (before any gradio import: `import spaces` never means our folder)
 
 
 def free_port() -> int:
@@ -39,7 +39,9 @@ def serve():
     demos = []
 
     def launch(demo) -> str:
-        from tinylm_app.session import launch as serve_publicly  # the Space's settings and guards
+        from tinylm_app.session import (
+            launch as serve_publicly,  # the Space's settings and guards
+        )
 
         port = free_port()
         serve_publicly(demo, prevent_thread_lock=True, server_port=port, quiet=True)
@@ -49,6 +51,25 @@ def serve():
     yield launch
     for demo in demos:
         demo.close()
+
+
+# --- shipped models, shared by the test modules (each loads its own copy once) ----------------------
+
+
+@pytest.fixture(scope="module")
+def alphabet():
+    """The shipped alphabet GPT: "K" -> "LMNOP...", 27 k parameters."""
+    from tinylm.pretrained import load_pretrained
+
+    return load_pretrained("alphabet-gpt")
+
+
+@pytest.fixture(scope="module")
+def phrases():
+    """The shipped word-level MLP on Portuguese phrases (reads its last 4 words)."""
+    from tinylm.pretrained import load_pretrained
+
+    return load_pretrained("phrases-pt-mlp")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -13,6 +13,7 @@ from gradio_client import Client
 
 from tinylm_app import chat_tab
 from tinylm_app.chat_tab import SHIPPED, TUNED, chat_api, finetune_stream, respond, stop_finetune
+from tinylm_app.guard import guarded
 from tinylm.checkpoint import Checkpoint
 from tinylm.models import build_model
 from tinylm.pretrained import list_pretrained, load_pretrained
@@ -32,8 +33,10 @@ def tiny():
 
 
 def chat(tiny, message, history=(), **knobs):
-    """Every yield of one Send: (textbox, history, token view, reply-token table, status)."""
-    return list(respond(message, list(history), **{**GREEDY, **knobs}, shipped=tiny, tuned=None))
+    """Every yield of one Send: (textbox, history, token view, reply-token table, status), as the app
+    calls it (guarded: a bad input is a gr.Error with one sentence)."""
+    send = guarded(respond, "respond", [])
+    return list(send(message, list(history), **{**GREEDY, **knobs}, shipped=tiny, tuned=None))
 
 
 def chips(token_view: str) -> list[tuple[str, str]]:
@@ -90,8 +93,8 @@ def test_both_history_forms_get_the_same_reply(tiny):
     ("x" * 120, {}, "too long for this model: it reads 128 tokens"),
     ("hi <|im_start|>", {}, "special token as text"),
     ("hi", dict(which=TUNED), "no fine-tuned model in this session yet"),
-    ("hi", dict(top_p=0), "top-p must be more than 0"),
-    ("hi", dict(max_new_tokens="many"), "max new tokens must be a number"),
+    ("hi", dict(top_p=0), "Top-p must be more than 0"),
+    ("hi", dict(max_new_tokens="many"), "Max new tokens must be a number"),
 ])
 def test_bad_input_gets_a_clear_message(tiny, message, knobs, error):
     with pytest.raises(gr.Error, match=error):

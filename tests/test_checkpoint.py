@@ -9,8 +9,18 @@ import pytest
 import torch
 
 import tinylm.checkpoint as checkpoint
-from tinylm.checkpoint import CheckpointError, load_checkpoint, pack_zip, save_checkpoint, unpack_zip
+from tinylm.checkpoint import (
+    CheckpointError,
+    checkpoint_zip,
+    describe_checkpoint,
+    load_checkpoint,
+    load_checkpoint_zip,
+    pack_zip,
+    save_checkpoint,
+    unpack_zip,
+)
 from tinylm.models import build_model, model_config
+from tinylm.sample import top_next_tokens
 from tinylm.tokenizer import build_tokenizer
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 10
@@ -240,7 +250,7 @@ def test_unpack_zip_refuses_an_archive_of_many_files(tmp_path):
 
 def test_a_loaded_checkpoint_saves_again_with_its_own_info(tmp_path):
     from tinylm.checkpoint import load_checkpoint, save_checkpoint
-    from tinylm.models import build_model, model_config
+    from tinylm.models import build_model
     from tinylm.tokenizer import CharTokenizer
 
     tok = CharTokenizer.from_corpus("abcabc")
@@ -255,7 +265,7 @@ def test_loading_a_zip_leaves_no_unpacked_files_behind(tmp_path, monkeypatch):
     import tempfile
 
     from tinylm.checkpoint import load_checkpoint, pack_zip, save_checkpoint
-    from tinylm.models import build_model, model_config
+    from tinylm.models import build_model
     from tinylm.tokenizer import CharTokenizer
 
     tok = CharTokenizer.from_corpus("abcabc")
@@ -266,3 +276,35 @@ def test_loading_a_zip_leaves_no_unpacked_files_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     assert load_checkpoint(zip_path).model.logits.shape[0] == tok.vocab_size
     assert list(scratch.iterdir()) == []
+
+
+# --- checkpoints in and out -----------------------------------------------------------------------
+
+
+def test_a_checkpoint_survives_the_zip_round_trip(alphabet, tmp_path):
+    path = checkpoint_zip(alphabet, tmp_path)  # a loaded checkpoint: its info repeats model, tokenizer...
+    assert path.name == "alphabet-gpt.zip"
+    again = load_checkpoint_zip(path)
+    assert describe_checkpoint(again) == describe_checkpoint(alphabet)
+    assert top_next_tokens(again.model, again.tokenizer, "KLM", 3) == top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", 3)
+
+
+def test_a_checkpoint_name_cannot_leave_the_download_folder(alphabet, tmp_path):
+    sneaky = type(alphabet)(alphabet.model, alphabet.tokenizer, {**alphabet.info, "name": "../../evil"})
+    path = checkpoint_zip(sneaky, tmp_path / "downloads")
+    assert path.parent == tmp_path / "downloads" and path.name == "-..-evil.zip"
+
+
+def test_a_bad_upload_gets_a_clear_checkpoint_error(alphabet, tmp_path):
+    not_zip = tmp_path / "model.zip"
+    not_zip.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(CheckpointError, match="not a zip file"):
+        load_checkpoint_zip(not_zip)
+    good = checkpoint_zip(alphabet, tmp_path / "good")
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(broken, "w") as dst:
+        for name in src.namelist():
+            if name != "model.safetensors":
+                dst.writestr(name, src.read(name))
+    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
+        load_checkpoint_zip(broken)

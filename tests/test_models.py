@@ -45,6 +45,16 @@ def test_logits_shape_and_no_loss_without_targets(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_logits_are_the_head_of_the_hidden_state(kind):
+    """The contract the weight editor and the forward-pass walk-through build on."""
+    model = tiny_model(kind, random_table=True)
+    idx = random_ids(2, 5)
+    hidden = model.hidden(idx)
+    assert hidden.shape[:2] == (2, 5)
+    assert torch.allclose(model.lm_head(hidden), model(idx)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_initial_loss_is_about_ln_vocab(kind):
     model = tiny_model(kind)
     _, loss = model(random_ids(8, 12, seed=1), random_ids(8, 12, seed=2))

@@ -5,7 +5,7 @@ import torch
 
 from tinylm import replay as tr
 from tinylm.data import corpus_from_text
-from tinylm.predict import live_training
+from tinylm.live import live_training
 from tinylm.runs import RunConfig, prepare_run, train_run
 from tinylm.train import TrainConfig
 

@@ -1,4 +1,5 @@
-"""Sampling: the decoding knobs, seeded draws, the KV cache, stop tokens and prompts."""
+"""Sampling: the decoding knobs, seeded draws, the KV cache, stop tokens and prompts; the next token
+and continuations in text."""
 
 import math
 
@@ -8,11 +9,14 @@ import torch
 from tinylm.models import build_model
 from tinylm.sample import (
     UnknownTokenError,
+    context_tokens,
+    continue_text,
     filter_logits,
     generate,
     next_token_probs,
     prompt_ids,
     sample_next_token,
+    top_next_tokens,
 )
 from tinylm.tokenizer import build_tokenizer
 
@@ -244,3 +248,70 @@ def test_text_stream_pieces_concatenate_to_the_decoded_text(text):
             pieces = [stream.push(i) for i in ids[n_prompt:]]
             assert tok.decode(ids[:n_prompt]) + "".join(pieces) == tok.decode(ids)
             assert all("\ufffd" not in p for p in pieces)  # never half a character
+
+
+# --- the next token ----------------------------------------------------------------------------
+
+
+def test_top_next_tokens_are_the_model_distribution_sorted(alphabet):
+    top = top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", k=5)
+    probs = next_token_probs(alphabet.model, prompt_ids(alphabet.tokenizer, "KLM"))
+    assert [t.prob for t in top] == sorted((t.prob for t in top), reverse=True)
+    assert top[0].token == "N" and top[0].id == alphabet.tokenizer.encode("N")[0]
+    assert all(math.isclose(t.prob, float(probs[t.id]), rel_tol=1e-6) for t in top)
+    everything = top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", k=10_000)
+    assert len(everything) == alphabet.tokenizer.vocab_size  # k is capped at the vocabulary
+    assert math.isclose(sum(t.prob for t in everything), 1.0, rel_tol=1e-4)
+
+
+def test_a_word_model_reads_only_its_last_words(phrases):
+    assert context_tokens(phrases.model, phrases.tokenizer, "o trem eu gosto de beber") == ["eu", "gosto", "de", "beber"]
+    far = top_next_tokens(phrases.model, phrases.tokenizer, "o trem sai eu gosto de beber", k=3)
+    near = top_next_tokens(phrases.model, phrases.tokenizer, "eu gosto de beber", k=3)
+    assert far == near  # words before the last four make no difference to an MLP with block_size 4
+
+
+def test_unknown_tokens_are_named_and_an_empty_prompt_works(alphabet, phrases):
+    with pytest.raises(UnknownTokenError, match="'a', 'b'"):
+        top_next_tokens(alphabet.model, alphabet.tokenizer, "ab", k=3)
+    with pytest.raises(UnknownTokenError, match="xyzzy"):
+        list(continue_text(phrases.model, phrases.tokenizer, "eu gosto de xyzzy", 3))
+    for ckpt in (alphabet, phrases):
+        assert len(top_next_tokens(ckpt.model, ckpt.tokenizer, "", k=3)) == 3
+        assert len(list(continue_text(ckpt.model, ckpt.tokenizer, "", 4, seed=0, stop_at_end=False))) == 4
+    assert context_tokens(alphabet.model, alphabet.tokenizer, "") == ["\n"]  # starts at a line break
+
+
+def test_continue_text_pieces_add_up_to_the_decoded_text(alphabet, phrases):
+    greedy = list(continue_text(alphabet.model, alphabet.tokenizer, "ABC", 4, temperature=0))
+    assert "".join(t.token for t in greedy) == "DEFG"
+    assert all(0 < t.prob <= 1 for t in greedy)
+    words = list(continue_text(phrases.model, phrases.tokenizer, "eu gosto", 5, seed=3))
+    assert all(t.token.startswith(" ") for t in words)  # a split model's words come with their space
+    assert "".join(t.token for t in words) == " " + phrases.tokenizer.decode([t.id for t in words])
+    first = list(continue_text(phrases.model, phrases.tokenizer, "", 2, seed=3))
+    assert not first[0].token.startswith(" ")  # nothing before the first word of an empty prompt
+
+
+def test_continue_text_is_repeatable_with_a_seed_and_checks_its_knobs(alphabet):
+    run = lambda seed: [t.id for t in continue_text(alphabet.model, alphabet.tokenizer, "", 30, seed=seed)]  # noqa: E731
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+    assert list(continue_text(alphabet.model, alphabet.tokenizer, "A", 0)) == []
+    with pytest.raises(ValueError, match="temperature"):
+        list(continue_text(alphabet.model, alphabet.tokenizer, "A", 3, temperature=-1))
+    with pytest.raises(ValueError, match="top_p"):
+        list(continue_text(alphabet.model, alphabet.tokenizer, "A", 3, top_p=1.5))
+
+
+def test_a_character_split_across_byte_tokens_appears_whole():
+    """Byte-level BPE spells an unseen 'é' as two byte tokens; the first shows as '', the second as 'é'."""
+    tokenizer = build_tokenizer("bpe", "plain ascii text only " * 20, 300)
+    first, second = tokenizer.encode("é")  # 0xC3, 0xA9
+    start = tokenizer.encode("x")[0]
+    model = build_model("bigram", vocab_size=tokenizer.vocab_size)
+    with torch.no_grad():  # a bigram table that can only write x -> 0xC3 -> 0xA9
+        model.logits[start, first] = 20.0
+        model.logits[first, second] = 20.0
+    pieces = [t.token for t in continue_text(model, tokenizer, "x", 2, temperature=0)]
+    assert pieces == ["", "é"]

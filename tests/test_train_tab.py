@@ -7,11 +7,18 @@ import pytest
 import torch
 from gradio_client import Client
 
-from tinylm_app import train_tab
-from tinylm_app.train_tab import make_download, show_model, stop, train, train_api, use_shipped, use_upload
-from tinylm.checkpoint import Checkpoint
-from tinylm.predict import checkpoint_zip
+from tinylm.checkpoint import Checkpoint, checkpoint_zip
 from tinylm.pretrained import list_pretrained
+from tinylm_app import train_tab
+from tinylm_app.train_tab import (
+    make_download,
+    show_model,
+    stop,
+    train,
+    train_api,
+    use_shipped,
+    use_upload,
+)
 
 # a tiny GPT on the alphabet: a few steps take a fraction of a second
 FIELDS = dict(source="dataset", dataset="alphabet", upload=None, text="", tokenizer="char", vocab_size=0, model="gpt",

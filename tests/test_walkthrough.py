@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from tinylm.models import build_model
-from tinylm.predict import top_next_tokens
 from tinylm.pretrained import list_pretrained, load_pretrained
-from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids
+from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids, top_next_tokens
 from tinylm.tokenizer import CharTokenizer
 from tinylm.walkthrough import walkthrough
 
@@ -89,11 +88,12 @@ def test_gpt_steps_follow_the_forward_pass():
     model = tiny("gpt").eval()
     walk = walkthrough(model, TOKENIZER, "the cat", position=3)
     names = [s.name for s in walk.steps]
-    per_block = ["LayerNorm ln_1", "query, key, value", "attention scores", "causal mask", "attention weights (softmax)",
-                 "weighted sum of values", "output projection c_proj", "residual add (attention)", "LayerNorm ln_2",
-                 "feed-forward, widen and GELU", "feed-forward, project back", "residual add (feed-forward)"]
+    per_block = ["LayerNorm ln_1", "query, key, value", "attention scores", "causal mask",
+                 "attention weights (softmax)", "weighted sum of values", "output projection c_proj",
+                 "residual add (attention)", "LayerNorm ln_2", "feed-forward, widen and GELU",
+                 "feed-forward, project back", "residual add (feed-forward)"]
     assert names == ["tokens", "token embedding", "position embedding",
-                     *[f"block {l}: {s}" for l in range(2) for s in per_block],
+                     *[f"block {b}: {s}" for b in range(2) for s in per_block],
                      "final LayerNorm ln_f", "logits", "probabilities (softmax)"]
     step = {s.name: s for s in walk.steps}
     space = TOKENIZER.token_to_id(" ")  # position 3 of "the cat" is the space
@@ -117,7 +117,8 @@ def test_gpt_steps_follow_the_forward_pass():
 @pytest.mark.parametrize("kind", ["bigram", "mlp", "gpt"])
 @pytest.mark.parametrize("text", ["t", "the cat"])
 def test_explanations_are_two_sentences(kind, text):
-    for step in walkthrough(tiny(kind).eval(), TOKENIZER, text, 0).steps + walkthrough(tiny(kind), TOKENIZER, text).steps:
+    walks = walkthrough(tiny(kind).eval(), TOKENIZER, text, 0), walkthrough(tiny(kind), TOKENIZER, text)
+    for step in walks[0].steps + walks[1].steps:
         assert step.explain.count(". ") + 1 == 2 and step.explain.endswith("."), step.explain
 
 

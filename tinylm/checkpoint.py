@@ -116,7 +116,10 @@ def load_checkpoint(directory: str | Path, max_params: int | None = None) -> Che
         raise CheckpointError(f"{directory / 'config.json'} is not valid JSON: {err}") from err
     if isinstance(config, dict) and config.get("model_type") == "gpt2" and "format" not in config:
         # a transformers folder (export, finetune-hf): its size is checked before transformers builds it
-        from .hf import HubError, import_transformers  # imports transformers: only for such a folder
+        from .hf import (  # imports transformers: only for such a folder
+            HubError,
+            import_transformers,
+        )
 
         if max_params is not None:
             try:
@@ -215,3 +218,52 @@ def unpack_zip(zip_path: str | Path, directory: str | Path, max_bytes: int = MAX
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as err:
         raise CheckpointError(f"{Path(zip_path).name} is not a readable zip file: {err}") from err
     return directory
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints coming in and going out of an app
+
+
+def load_checkpoint_zip(path: str | Path, max_params: int | None = None, max_bytes: int = MAX_ZIP_BYTES) -> Checkpoint:
+    """A checkpoint from an uploaded .zip (as ``checkpoint_zip`` makes); a clear error otherwise.
+
+    Nothing in an upload is trusted: its size is checked from its config before any weight is
+    allocated (``max_params``), its files are unpacked a megabyte at a time up to ``max_bytes``,
+    and the data set it names is kept only if it is one of the shipped ones (a config.json may
+    name any path on the server; that is never opened). Its info says ``uploaded``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no file at {path.name}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path.name} is not a zip file: upload the .zip of a tinylm checkpoint")
+    from .data import list_datasets  # noqa: PLC0415 (datasets is slow to import; only uploads need it)
+
+    with tempfile.TemporaryDirectory(prefix="tinylm-upload-") as folder:
+        # load_checkpoint reads everything into memory, so the unpacked files can go at once
+        ckpt = load_checkpoint(unpack_zip(path, folder, max_bytes), max_params)
+    if ckpt.info.get("dataset") not in list_datasets():
+        ckpt.info["dataset"] = None
+    ckpt.info["uploaded"] = True
+    return ckpt
+
+
+def checkpoint_zip(ckpt: Checkpoint, folder: str | Path | None = None) -> Path:
+    """Save ``ckpt`` as a checkpoint directory and zip it: ``<folder>/<name>.zip``."""
+    folder = Path(folder or tempfile.mkdtemp(prefix="tinylm-download-"))
+    # a loaded checkpoint's info repeats what save_checkpoint writes itself (model, tokenizer, ...)
+    written_by_save = {"format", "version", "model", "tokenizer", "params", "model_config"}
+    info = {k: v for k, v in ckpt.info.items() if k not in written_by_save}
+    # the name may come from an uploaded config.json: keep it a plain file name ("..", "/" and all)
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in ckpt.name).strip(".") or "model"
+    directory = save_checkpoint(folder / name, ckpt.model, ckpt.tokenizer, ckpt.metrics, **info)
+    return pack_zip(directory, folder / f"{name}.zip")
+
+
+def describe_checkpoint(ckpt: Checkpoint) -> dict:
+    """The facts a learner wants about a model: name, kind, tokenizer, sizes, how it was trained."""
+    info = ckpt.info
+    return {"name": ckpt.name, "model": type(ckpt.model).__name__.lower(), "tokenizer": ckpt.tokenizer.kind,
+            "vocab_size": ckpt.tokenizer.vocab_size, "block_size": ckpt.model.block_size,
+            "params": count_params(ckpt.model), "dataset": info.get("dataset"), "steps": info.get("steps"),
+            "val_loss": info.get("val_loss")}

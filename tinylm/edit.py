@@ -28,7 +28,6 @@ redo and reset. Bad input raises ``EditError`` and leaves the model exactly as i
 from __future__ import annotations
 
 import itertools
-import math
 import numbers
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,6 +39,7 @@ import torch.nn.functional as F
 
 from .checkpoint import Checkpoint
 from .compare import show_whitespace
+from .fields import parse_number
 from .models import Bigram, BigramConfig, model_kind
 from .sample import generate, next_token_probs, prompt_ids
 from .tokenizer import SPECIAL_TOKENS, UNK, Tokenizer, build_tokenizer
@@ -318,7 +318,7 @@ def search_tokens(tokenizer: Tokenizer, query: str, limit: int = 40) -> list[int
 
 
 def parse_value(value, what: str = "the new value", bound: float = MAX_ABS_WEIGHT) -> float:
-    """A number a person typed, or an EditError saying what is wrong with it.
+    """A number a person typed, within ±``bound``, or an EditError saying what is wrong with it.
 
     >>> parse_value(" 2.5 ")
     2.5
@@ -327,23 +327,12 @@ def parse_value(value, what: str = "the new value", bound: float = MAX_ABS_WEIGH
     ...
     tinylm.edit.EditError: the new value must be a finite number, got 'nan'
     """
-    if isinstance(value, bool) or value is None:
-        raise EditError(f"{what} must be a number, got {value!r}")
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise EditError(f"{what} must be a number, got {value!r}") from None
-    elif isinstance(value, numbers.Real):
-        number = float(value)
-    else:
-        raise EditError(f"{what} must be a number, got {value!r}")
-    if math.isnan(number) or math.isinf(number):
-        raise EditError(f"{what} must be a finite number, got {value!r}")
-    if abs(number) > bound:
-        why = ": a weight that large is always a typo (trained weights stay within about ±20)" if bound == MAX_ABS_WEIGHT else ""
-        raise EditError(f"{what} must be between {-bound:g} and {bound:g}, got {value!r}{why}")
-    return number
+    try:
+        return parse_number(value, what, -bound, bound, integer=False)
+    except ValueError as err:
+        typo = isinstance(value, (int, float, str)) and bound == MAX_ABS_WEIGHT and "between" in str(err)
+        why = ": a weight that large is always a typo (trained weights stay within about ±20)" if typo else ""
+        raise EditError(f"{err}{why}") from None
 
 
 def parse_index(index, tensor: torch.Tensor, name: str) -> tuple[int, ...]:
@@ -1049,6 +1038,7 @@ def bigram_from_counts(tokenizer: Tokenizer, text: str, smoothing: float = 1.0) 
     counting bigram of makemore; ``smoothing`` (add-k) keeps unseen pairs possible. The table
     reads as "how often did next follow current", which is what a learner then edits.
 
+    >>> import math
     >>> from tinylm.tokenizer import CharTokenizer
     >>> tok = CharTokenizer.from_corpus("ab")
     >>> model = bigram_from_counts(tok, "abab", smoothing=1.0)

@@ -24,7 +24,8 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from .inspect import Projection, embedding_matrix, pca_2d
+from .inspection import Projection, embedding_matrix, pca_2d
+from .sample import continue_text, top_next_tokens
 
 
 @dataclass
@@ -171,7 +172,6 @@ def replay_frame(model, tokenizer, snapshot: Snapshot, prompt: str, k: int = 10,
     The prompt and the sampling seed are the same at every step, so the differences between
     frames come from the weights alone.
     """
-    from .predict import continue_text, top_next_tokens  # noqa: PLC0415 (predict pulls in the trainer)
 
     replay = model_at(model, snapshot)
     top = [(t.token, t.prob) for t in top_next_tokens(replay, tokenizer, prompt, k)]

@@ -4,16 +4,27 @@
 greedy), top-k (keep the k likeliest) and top-p (keep the smallest set whose probability reaches
 p, Holtzman et al. 2019). ``generate`` runs the model in a loop and yields each token with the
 probability the model gave it, so a UI can stream and colour the text as it appears.
+
+On top of that, the two questions a learner asks of a model, in text rather than ids. *What could
+come next?* ``top_next_tokens`` reads the context the model actually sees (its last
+``block_size`` tokens) and returns the k likeliest next tokens with their probabilities. *What
+does it write?* ``continue_text`` samples a continuation and yields each token's text.
+
+    >>> from tinylm.pretrained import load_pretrained
+    >>> ckpt = load_pretrained("alphabet-gpt")
+    >>> [c.token for c in top_next_tokens(ckpt.model, ckpt.tokenizer, "KLM", k=2)][0]
+    'N'
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
+from .fields import parse_number
 from .models import KVCache
 
 
@@ -55,6 +66,20 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
     return logits
 
 
+def sample_next_ids(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                    top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Choose one id from each row of (B, vocab_size) logits: (B,) ids.
+
+    >>> sample_next_ids(torch.tensor([[0.1, 3.0, 0.2], [5.0, 0.0, 0.0]]), temperature=0)
+    tensor([1, 0])
+    """
+    filtered = filter_logits(logits, temperature, top_k, top_p)  # also validates the knobs
+    if temperature == 0:
+        return torch.argmax(logits, dim=-1)
+    probs = F.softmax(filtered, dim=-1)  # (B, vocab_size)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                       top_p: float | None = None, generator: torch.Generator | None = None) -> int:
     """Choose one id from a (vocab_size,) row of logits.
@@ -62,11 +87,25 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
     >>> sample_next_token(torch.tensor([0.1, 3.0, 0.2]), temperature=0)
     1
     """
-    filtered = filter_logits(logits, temperature, top_k, top_p)  # also validates the knobs
-    if temperature == 0:
-        return int(torch.argmax(logits))
-    probs = F.softmax(filtered, dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return int(sample_next_ids(logits[None], temperature, top_k, top_p, generator)[0])
+
+
+def sampling_settings(max_new_tokens, temperature, top_k, top_p, seed, max_tokens: int) -> dict:
+    """The sampler's keyword arguments from the fields a person typed, or a ValueError naming one.
+
+    top_k 0 and top_p 1 switch those filters off, and a seed of -1 (or none) draws at random.
+
+    >>> sampling_settings(50, 0.8, 0, 1, -1, max_tokens=500)
+    {'max_new_tokens': 50, 'temperature': 0.8, 'top_k': None, 'top_p': None, 'seed': None}
+    """
+    top_k = parse_number(top_k, "top-k", 0, 100_000)
+    top_p = parse_number(top_p, "top-p", 0.0, 1.0, integer=False)
+    seed = parse_number(seed, "seed", -1, 2**63 - 1) if seed not in (None, "") else -1
+    if top_p == 0:
+        raise ValueError("top-p must be more than 0 (1 keeps every token)")
+    return dict(max_new_tokens=parse_number(max_new_tokens, "max new tokens", 1, max_tokens),
+                temperature=parse_number(temperature, "temperature", 0.0, 10.0, integer=False),
+                top_k=top_k or None, top_p=None if top_p >= 1 else top_p, seed=None if seed < 0 else seed)
 
 
 class TextStream:
@@ -202,11 +241,7 @@ def generate_batch(model, prompts: list[list[int]], max_new_tokens: int | list[i
         done = torch.zeros(len(rows), dtype=torch.bool)
         limit = torch.tensor([limits[i] for i in rows])
         for step in range(min(int(limit.max()), model.block_size - length)):
-            last = logits[:, -1].float()  # (B, V)
-            if temperature == 0:
-                next_ids = last.argmax(dim=-1)
-            else:
-                next_ids = torch.multinomial(F.softmax(last / temperature, dim=-1), 1, generator=generator)[:, 0]
+            next_ids = sample_next_ids(logits[:, -1].float(), temperature, generator=generator)  # (B,)
             for row, (i, token) in enumerate(zip(rows, next_ids.tolist())):
                 if not done[row]:
                     outputs[i].append(token)
@@ -217,3 +252,67 @@ def generate_batch(model, prompts: list[list[int]], max_new_tokens: int | list[i
                 break
             logits, _ = model(next_ids[:, None], cache=cache)
     return outputs
+
+
+# ---------------------------------------------------------------------------------------------
+# In text: the next token, and a continuation
+
+
+class TokenProb(NamedTuple):
+    """One token as a learner sees it: its text, its id, the model's probability for it."""
+
+    token: str  # the text the token adds (" de" after a word for a split model, "e" for char)
+    id: int
+    prob: float  # softmax of the raw logits at temperature 1, whatever the sampler's settings
+
+
+def context_tokens(model, tokenizer, text: str) -> list[str]:
+    """The pieces of ``text`` the model reads to predict the next token: its last ``block_size``.
+
+    A word-level MLP with ``block_size=4`` reads only the last four words, whatever came before.
+    An empty text reads as a line break (or end of text), where a generation starts.
+    """
+    ids = prompt_ids(tokenizer, text)
+    return [tokenizer.decode([i]) for i in ids[-model.block_size:]]
+
+
+def top_next_tokens(model, tokenizer, text: str, k: int = 10) -> list[TokenProb]:
+    """The ``k`` likeliest next tokens after ``text``, most likely first.
+
+    Raises ``UnknownTokenError`` naming the pieces of ``text`` the vocabulary lacks.
+
+    >>> from tinylm.pretrained import load_pretrained
+    >>> ckpt = load_pretrained("alphabet-gpt")
+    >>> best = top_next_tokens(ckpt.model, ckpt.tokenizer, "ABC", k=3)[0]
+    >>> best.token, best.prob > 0.5
+    ('D', True)
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    probs = next_token_probs(model, prompt_ids(tokenizer, text))  # (vocab_size,)
+    top = torch.topk(probs, min(k, probs.numel()))
+    return [TokenProb(tokenizer.decode([i]), i, p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
+
+
+def continue_text(model, tokenizer, text: str, max_new_tokens: int = 100, temperature: float = 1.0,
+                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                  stop_at_end: bool = True) -> Iterator[TokenProb]:
+    """Sample a continuation of ``text``, yielding each new token as it is chosen.
+
+    ``temperature=0`` is greedy (always the likeliest token); ``top_k`` and ``top_p`` trim the
+    candidates before sampling; ``seed`` makes the draw repeatable. With ``stop_at_end`` the
+    continuation ends after an end-of-text token. The tokens' texts add up to the continuation
+    (``TextStream``): a word-level model's words come with the space before them, and a
+    byte-level BPE token that holds only part of a character has the text "" until the token
+    that completes it.
+
+    >>> from tinylm.pretrained import load_pretrained
+    >>> ckpt = load_pretrained("alphabet-gpt")
+    >>> "".join(t.token for t in continue_text(ckpt.model, ckpt.tokenizer, "ABC", 3, temperature=0))
+    'DEF'
+    """
+    ids = prompt_ids(tokenizer, text)
+    stream = TextStream(tokenizer, ids if text else [])  # an empty text's line break is not shown
+    stop_ids = [tokenizer.eot_id] if stop_at_end else []
+    for token in generate(model, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids=stop_ids):
+        yield TokenProb(stream.push(token.id), token.id, token.prob)

@@ -20,17 +20,6 @@ import weakref
 import gradio as gr
 import pandas as pd
 
-from tinylm_app.guard import Dataframe, Number, Slider, examples, refuse, sentence
-from tinylm_app.limits import (
-    MAX_CONCURRENT_FINETUNES,
-    MAX_CONVERSATIONS,
-    MAX_HISTORY_MESSAGES,
-    MAX_JSONL_CHARS,
-    MAX_MESSAGE_CHARS,
-    MAX_NAME_CHARS,
-    MAX_REPLY_TOKENS,
-)
-from tinylm_app.session import launch
 from tinylm.chat import (
     ChatFormatError,
     check_messages,
@@ -45,13 +34,26 @@ from tinylm.chat import (
     reply_stream,
     reply_text,
 )
-from tinylm.checkpoint import Checkpoint, CheckpointError
+from tinylm.checkpoint import Checkpoint, CheckpointError, describe_checkpoint
 from tinylm.compare import show_whitespace
+from tinylm.fields import parse_number
+from tinylm.live import TrainingSlots, chunk_by_time
 from tinylm.plots import loss_frame
-from tinylm.predict import TrainingSlots, chunk_by_time, describe_checkpoint, parse_number
 from tinylm.pretrained import load_pretrained
+from tinylm.sample import sampling_settings
 from tinylm.tokenizer import IM_END, IM_SEP, IM_START
 from tinylm.train import TrainConfig
+from tinylm_app.guard import Dataframe, Number, Slider, examples, refuse, sentence
+from tinylm_app.limits import (
+    MAX_CONCURRENT_FINETUNES,
+    MAX_CONVERSATIONS,
+    MAX_HISTORY_MESSAGES,
+    MAX_JSONL_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_REPLY_TOKENS,
+)
+from tinylm_app.session import launch
 
 CHAT_MODEL = "chat"  # the shipped chat model, tinylm/pretrained/chat
 SHIPPED, TUNED = "shipped", "tuned"
@@ -204,21 +206,6 @@ def _shipped_chat_model() -> Checkpoint:
     return load_pretrained(CHAT_MODEL)
 
 
-def _sampling(max_new_tokens, temperature, top_k, top_p, seed) -> dict:
-    """reply_stream's settings from the fields: top_k 0 and top_p 1 switch those filters off, seed -1 is random."""
-    try:
-        top_k = parse_number(top_k, "top-k", 0, 100_000)
-        top_p = parse_number(top_p, "top-p", 0.0, 1.0, integer=False)
-        seed = parse_number(seed, "seed", -1, 2**63 - 1) if seed not in (None, "") else -1
-        if top_p == 0:
-            raise ValueError("top-p must be more than 0 (1 keeps every token)")
-        return dict(max_new_tokens=parse_number(max_new_tokens, "max new tokens", 1, MAX_REPLY_TOKENS),
-                    temperature=parse_number(temperature, "temperature", 0.0, 10.0, integer=False),
-                    top_k=top_k or None, top_p=None if top_p >= 1 else top_p, seed=None if seed < 0 else seed)
-    except ValueError as err:
-        raise gr.Error(str(err)) from err
-
-
 def _conversation(tok, block_size: int, room: int, message: str, history) -> list[dict]:
     """The history plus the new message, or a gr.Error saying what the model cannot read."""
     message = (message or "").strip()
@@ -250,7 +237,7 @@ def respond(message, history, which, max_new_tokens, temperature, top_k, top_p, 
     """
     ckpt = chat_model(which, shipped, tuned)
     tok, block_size = ckpt.tokenizer, ckpt.model.block_size
-    settings = _sampling(max_new_tokens, temperature, top_k, top_p, seed)
+    settings = sampling_settings(max_new_tokens, temperature, top_k, top_p, seed, MAX_REPLY_TOKENS)
     room = reply_room(block_size, settings["max_new_tokens"])  # what reply_stream keeps free for the reply
     messages = _conversation(tok, block_size, room, message, history)
     unread = len(render_for_reply(tok, messages)) - len(render_for_reply(tok, messages, block_size, room))

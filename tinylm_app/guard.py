@@ -26,11 +26,11 @@ import inspect
 import json
 import logging
 import math
-import numbers
 
 import gradio as gr
 from gradio.components.api_component import Api  # what gr.api's parameters arrive through
 
+from tinylm.fields import parse_number
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_JSON_CHARS
 
 log = logging.getLogger("tinylm.app")
@@ -85,7 +85,7 @@ def check_text(value, what: str, max_chars: int | None = MAX_CONTEXT_CHARS) -> s
 
 def check_number(value, what: str, minimum: float | None = None, maximum: float | None = None,
                  whole: bool = False) -> int | float:
-    """A number that arrived in a request: a real, finite one in range, or a ValueError naming the field.
+    """A number that arrived in a request: a real one (not text), finite and in range, or a ValueError.
 
     >>> check_number(3.0, "n_layer", 1, 8, whole=True)
     3
@@ -94,19 +94,9 @@ def check_number(value, what: str, minimum: float | None = None, maximum: float 
     ...
     ValueError: n_layer must be a number, got '3'
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{what} must be a number, got {str(value)[:40]!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value!r}")
-    if whole:
-        if value != int(value):
-            raise ValueError(f"{what} must be a whole number, got {value!r}")
-        value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{what} must be at least {minimum:g}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{what} must be at most {maximum:g}, got {value!r}")
-    return value
+    if isinstance(value, str):  # a number field's payload is a JSON number; text means a script's mistake
+        raise ValueError(f"{what} must be a number, got {value[:40]!r}")
+    return parse_number(value, what, minimum, maximum, integer=whole)
 
 
 def _json_chars(value) -> int:

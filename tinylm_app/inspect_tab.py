@@ -1,6 +1,6 @@
 """The Inspect tab: look inside the session's current model, on its own validation text.
 
-Layout and wiring only. ``tinylm.inspect`` computes every number (scores, confusion matrix,
+Layout and wiring only. ``tinylm.inspection`` computes every number (scores, confusion matrix,
 error table, embeddings and their PCA, attention maps, hidden activations, the loss surface) and
 ``tinylm.replay`` the training replay and weight changes of a model trained in the Train tab;
 this file turns them into plotly figures and HTML, with a few sentences beside each view for
@@ -20,7 +20,7 @@ from tinylm_app.guard import Slider
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
-from tinylm import inspect as ti
+from tinylm import inspection as ti
 from tinylm import replay as tr
 from tinylm.edit import dataset_texts
 

@@ -11,22 +11,22 @@ import html
 
 import gradio as gr
 
+from tinylm.checkpoint import CheckpointError, describe_checkpoint
+from tinylm.fields import parse_number
+from tinylm.live import chunk_by_time
+from tinylm.plots import candidates_frame
+from tinylm.pretrained import list_pretrained, load_pretrained
+from tinylm.sample import (
+    UnknownTokenError,
+    context_tokens,
+    continue_text,
+    sampling_settings,
+    top_next_tokens,
+)
 from tinylm_app.guard import Number, Slider
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_K, MAX_NEW_TOKENS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
-from tinylm.checkpoint import CheckpointError
-from tinylm.plots import candidates_frame
-from tinylm.predict import (
-    chunk_by_time,
-    context_tokens,
-    continue_text,
-    describe_checkpoint,
-    parse_number,
-    top_next_tokens,
-)
-from tinylm.pretrained import list_pretrained, load_pretrained
-from tinylm.sample import UnknownTokenError
 
 STREAM_EVERY = 0.1  # seconds between screen updates while generating (each resends the text)
 EXAMPLE_CONTEXTS = {  # a context that shows something, by the dataset a model learned from
@@ -119,23 +119,12 @@ def show_model(text: str, k, ckpt):
     return (_model_card(model), menu, example, *show_next(example, k, model))
 
 
-def _sampling(text, max_new_tokens, temperature, top_k, top_p, seed) -> dict:
-    """The sampler's settings from the fields: top_k 0 and top_p 1 switch those filters off, seed -1 is random."""
-    top_k = parse_number(top_k, "top-k", 0, 100_000)
-    top_p = parse_number(top_p, "top-p", 0.0, 1.0, integer=False)
-    seed = parse_number(seed, "seed", -1, 2**63 - 1) if seed not in (None, "") else -1
-    if top_p == 0:
-        raise ValueError("top-p must be more than 0 (1 keeps every token)")
-    return dict(text=text or "", max_new_tokens=parse_number(max_new_tokens, "max new tokens", 1, MAX_NEW_TOKENS),
-                temperature=parse_number(temperature, "temperature", 0.0, 10.0, integer=False),
-                top_k=top_k or None, top_p=None if top_p >= 1 else top_p, seed=None if seed < 0 else seed)
-
-
 def generate_stream(text, max_new_tokens, temperature, top_k, top_p, seed, ckpt):
     """The Generate button: stream the continuation, each token coloured by its probability."""
     ckpt = current_model(ckpt)
     try:
-        settings = _sampling(text, max_new_tokens, temperature, top_k, top_p, seed)
+        settings = dict(text=text or "", **sampling_settings(max_new_tokens, temperature, top_k, top_p, seed,
+                                                              MAX_NEW_TOKENS))
         tokens = []
         for chunk in chunk_by_time(continue_text(ckpt.model, ckpt.tokenizer, **settings), STREAM_EVERY):
             tokens += chunk
@@ -162,7 +151,8 @@ def generate_api(text, max_new_tokens, temperature, top_k, top_p, seed, ckpt) ->
     """``/generate``: {text: prompt + continuation, continuation, tokens: [{token, id, prob}, ...]}."""
     model = current_model(ckpt)
     try:
-        settings = _sampling(text, max_new_tokens, temperature, top_k, top_p, seed)
+        settings = dict(text=text or "", **sampling_settings(max_new_tokens, temperature, top_k, top_p, seed,
+                                                              MAX_NEW_TOKENS))
         tokens = [t._asdict() for t in continue_text(model.model, model.tokenizer, **settings)]
     except (UnknownTokenError, ValueError) as err:
         raise gr.Error(str(err)) from err

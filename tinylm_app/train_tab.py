@@ -15,6 +15,28 @@ import weakref
 
 import gradio as gr
 
+from tinylm.checkpoint import (
+    CheckpointError,
+    checkpoint_zip,
+    describe_checkpoint,
+    load_checkpoint_zip,
+)
+from tinylm.data import list_datasets, load_dataset_config
+from tinylm.fields import parse_number
+from tinylm.live import (
+    TrainingSlots,
+    TrainingUpdate,
+    app_corpus,
+    app_run_config,
+    check_run_limits,
+    live_training,
+    model_sizes,
+    sample_text,
+    training_summary,
+)
+from tinylm.plots import loss_frame
+from tinylm.pretrained import list_pretrained, load_pretrained
+from tinylm.runs import prepare_run
 from tinylm_app.guard import Number, Slider, refuse
 from tinylm_app.limits import (
     MAX_CONCURRENT_TRAININGS,
@@ -29,26 +51,6 @@ from tinylm_app.limits import (
 )
 from tinylm_app.session import current_model, download_folder, launch
 from tinylm_app.session import model_state as new_model_state
-from tinylm.checkpoint import CheckpointError
-from tinylm.data import list_datasets, load_dataset_config
-from tinylm.plots import loss_frame
-from tinylm.predict import (
-    TrainingSlots,
-    TrainingUpdate,
-    app_corpus,
-    app_run_config,
-    check_run_limits,
-    checkpoint_zip,
-    describe_checkpoint,
-    live_training,
-    load_checkpoint_zip,
-    model_sizes,
-    parse_number,
-    sample_text,
-    training_summary,
-)
-from tinylm.pretrained import list_pretrained, load_pretrained
-from tinylm.runs import prepare_run
 
 TIME_BUDGETS = {"30 s": 30, "2 min": 120, "10 min": 600}  # the time presets, in seconds
 

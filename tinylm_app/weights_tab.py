@@ -19,11 +19,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from tinylm_app.guard import Dataframe, Number, Slider
-from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
-from tinylm_app.session import current_model, download_folder, launch
-from tinylm_app.session import model_state as new_model_state
-from tinylm.checkpoint import Checkpoint, CheckpointError
+from tinylm.checkpoint import Checkpoint, CheckpointError, checkpoint_zip
 from tinylm.edit import (
     DEFAULT_IMPRINT_STRENGTH,
     MAX_STRENGTH,
@@ -51,9 +47,12 @@ from tinylm.edit import (
     window,
 )
 from tinylm.models import count_params, model_kind
-from tinylm.predict import checkpoint_zip, continue_text
 from tinylm.pretrained import list_pretrained, load_pretrained
-from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids
+from tinylm.sample import UnknownTokenError, continue_text, next_token_probs, prompt_ids
+from tinylm_app.guard import Dataframe, Number, Slider
+from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
+from tinylm_app.session import current_model, download_folder, launch
+from tinylm_app.session import model_state as new_model_state
 
 # Gradio warns that an editable table cannot show a Styler's number formats; it does show its colours
 warnings.filterwarnings("ignore", message="Cannot display Styler object in interactive mode")

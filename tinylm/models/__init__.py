@@ -2,7 +2,10 @@
 
 Each has a config dataclass, ``block_size`` (how many tokens of context it reads) and
 ``forward(idx, targets=None) -> (logits, loss)`` with idx (B, T) ids, logits (B, T, vocab_size),
-and targets of -1 ignored by the loss. One trainer, one sampler and one weight editor serve all.
+and targets of -1 ignored by the loss. Each also splits its forward pass in two,
+``logits = lm_head(hidden(idx))``: ``hidden`` is everything up to the last layer (a bigram's
+one-hot row, the MLP's last tanh layer, the GPT's final LayerNorm) and ``lm_head`` the linear
+read-out to the vocabulary. One trainer, one sampler and one weight editor serve all three.
 """
 
 from dataclasses import asdict, fields

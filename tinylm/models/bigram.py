@@ -27,8 +27,16 @@ class Bigram(nn.Module):
         # zeros: every next token starts equally likely, so the first loss is exactly ln(vocab_size)
         self.logits = nn.Parameter(torch.zeros(config.vocab_size, config.vocab_size))
 
+    def hidden(self, idx):
+        """The current token as a one-hot vector, (B, T, vocab_size): it picks its row of the table."""
+        return F.one_hot(idx, self.config.vocab_size).to(self.logits.dtype)
+
+    def lm_head(self, x):
+        """(B, T, vocab_size) -> logits: a one-hot row times the table is that token's row."""
+        return x @ self.logits
+
     def forward(self, idx, targets=None):
-        logits = self.logits[idx]  # (B, T, vocab_size): one row of the table per position
+        logits = self.logits[idx]  # (B, T, vocab_size): one row of the table per position, = lm_head(hidden(idx))
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)

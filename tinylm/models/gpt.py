@@ -166,7 +166,8 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx, targets=None, cache: KVCache | None = None):
+    def hidden(self, idx, cache: KVCache | None = None):
+        """The final LayerNorm's output, (B, T, n_embd): what lm_head reads."""
         B, T = idx.shape
         start = 0 if cache is None else cache.length  # position of idx[:, 0]
         if start + T > self.block_size:
@@ -175,7 +176,10 @@ class GPT(nn.Module):
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
         for block in self.transformer.h:
             x = block(x, cache)
-        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab_size)
+        return self.transformer.ln_f(x)  # (B, T, C)
+
+    def forward(self, idx, targets=None, cache: KVCache | None = None):
+        logits = self.lm_head(self.hidden(idx, cache))  # (B, T, vocab_size)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)

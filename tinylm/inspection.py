@@ -13,9 +13,6 @@ returns plain numbers (tensors, numpy arrays, lists of dicts); the Inspect tab o
 - ``hidden_activations``: what the hidden units of an MLP (or a GPT block's feed-forward) output.
 - ``iter_loss_surface``: the loss on a grid around the trained weights along two random,
   filter-normalised directions (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets").
-
-(The module is ``tinylm.inspect``; it does not shadow the standard library's ``inspect``: Python 3
-imports are absolute, so ``import inspect`` anywhere still finds the standard one.)
 """
 
 from __future__ import annotations

@@ -1,165 +1,35 @@
-"""What the app asks of a model: next-token candidates, streamed continuations, checkpoints in and
-out, numbers typed by a person, and training that reports a few times a second and can be stopped."""
+"""Training from an app: numbers typed by a person, a corpus from a dataset, a file or pasted text,
+limits, and training that reports a few times a second and can be stopped; the chart tables."""
 
 import itertools
 import math
-import zipfile
 
 import pytest
 import torch
 
-from tinylm.checkpoint import CheckpointError
 from tinylm.data import corpus_from_text
-from tinylm.models import build_model
-from tinylm.plots import candidates_frame, loss_frame
-from tinylm.predict import (
+from tinylm.fields import parse_number
+from tinylm.live import (
     TrainingSlots,
     app_corpus,
     app_run_config,
     check_run_limits,
-    checkpoint_zip,
     chunk_by_time,
-    context_tokens,
-    continue_text,
-    describe_checkpoint,
     eta_seconds,
     live_training,
-    load_checkpoint_zip,
     model_sizes,
-    parse_number,
-    top_next_tokens,
     training_summary,
 )
-from tinylm.pretrained import load_pretrained
+from tinylm.plots import candidates_frame, loss_frame
 from tinylm.runs import prepare_run
-from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids
-from tinylm.tokenizer import build_tokenizer
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
-
-
-@pytest.fixture(scope="module")
-def alphabet():
-    return load_pretrained("alphabet-gpt")
-
-
-@pytest.fixture(scope="module")
-def phrases():
-    return load_pretrained("phrases-pt-mlp")
 
 
 def tiny_run(steps=6, seconds=None, model="gpt", tokenizer="char"):
     corpus = corpus_from_text(TEXT)
     sizes = model_sizes(model, block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2)
     return prepare_run(app_run_config(corpus, tokenizer, None, model, sizes, steps, seconds, batch_size=4), corpus)
-
-
-# --- the next token ----------------------------------------------------------------------------
-
-
-def test_top_next_tokens_are_the_model_distribution_sorted(alphabet):
-    top = top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", k=5)
-    probs = next_token_probs(alphabet.model, prompt_ids(alphabet.tokenizer, "KLM"))
-    assert [t.prob for t in top] == sorted((t.prob for t in top), reverse=True)
-    assert top[0].token == "N" and top[0].id == alphabet.tokenizer.encode("N")[0]
-    assert all(math.isclose(t.prob, float(probs[t.id]), rel_tol=1e-6) for t in top)
-    everything = top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", k=10_000)
-    assert len(everything) == alphabet.tokenizer.vocab_size  # k is capped at the vocabulary
-    assert math.isclose(sum(t.prob for t in everything), 1.0, rel_tol=1e-4)
-
-
-def test_a_word_model_reads_only_its_last_words(phrases):
-    assert context_tokens(phrases.model, phrases.tokenizer, "o trem eu gosto de beber") == ["eu", "gosto", "de", "beber"]
-    far = top_next_tokens(phrases.model, phrases.tokenizer, "o trem sai eu gosto de beber", k=3)
-    near = top_next_tokens(phrases.model, phrases.tokenizer, "eu gosto de beber", k=3)
-    assert far == near  # words before the last four make no difference to an MLP with block_size 4
-
-
-def test_unknown_tokens_are_named_and_an_empty_prompt_works(alphabet, phrases):
-    with pytest.raises(UnknownTokenError, match="'a', 'b'"):
-        top_next_tokens(alphabet.model, alphabet.tokenizer, "ab", k=3)
-    with pytest.raises(UnknownTokenError, match="xyzzy"):
-        list(continue_text(phrases.model, phrases.tokenizer, "eu gosto de xyzzy", 3))
-    for ckpt in (alphabet, phrases):
-        assert len(top_next_tokens(ckpt.model, ckpt.tokenizer, "", k=3)) == 3
-        assert len(list(continue_text(ckpt.model, ckpt.tokenizer, "", 4, seed=0, stop_at_end=False))) == 4
-    assert context_tokens(alphabet.model, alphabet.tokenizer, "") == ["\n"]  # starts at a line break
-
-
-def test_continue_text_pieces_add_up_to_the_decoded_text(alphabet, phrases):
-    greedy = list(continue_text(alphabet.model, alphabet.tokenizer, "ABC", 4, temperature=0))
-    assert "".join(t.token for t in greedy) == "DEFG"
-    assert all(0 < t.prob <= 1 for t in greedy)
-    words = list(continue_text(phrases.model, phrases.tokenizer, "eu gosto", 5, seed=3))
-    assert all(t.token.startswith(" ") for t in words)  # a split model's words come with their space
-    assert "".join(t.token for t in words) == " " + phrases.tokenizer.decode([t.id for t in words])
-    first = list(continue_text(phrases.model, phrases.tokenizer, "", 2, seed=3))
-    assert not first[0].token.startswith(" ")  # nothing before the first word of an empty prompt
-
-
-def test_continue_text_is_repeatable_with_a_seed_and_checks_its_knobs(alphabet):
-    run = lambda seed: [t.id for t in continue_text(alphabet.model, alphabet.tokenizer, "", 30, seed=seed)]  # noqa: E731
-    assert run(7) == run(7)
-    assert run(7) != run(8)
-    assert list(continue_text(alphabet.model, alphabet.tokenizer, "A", 0)) == []
-    with pytest.raises(ValueError, match="temperature"):
-        list(continue_text(alphabet.model, alphabet.tokenizer, "A", 3, temperature=-1))
-    with pytest.raises(ValueError, match="top_p"):
-        list(continue_text(alphabet.model, alphabet.tokenizer, "A", 3, top_p=1.5))
-
-
-def test_a_character_split_across_byte_tokens_appears_whole():
-    """Byte-level BPE spells an unseen 'é' as two byte tokens; the first shows as '', the second as 'é'."""
-    tokenizer = build_tokenizer("bpe", "plain ascii text only " * 20, 300)
-    first, second = tokenizer.encode("é")  # 0xC3, 0xA9
-    start = tokenizer.encode("x")[0]
-    model = build_model("bigram", vocab_size=tokenizer.vocab_size)
-    with torch.no_grad():  # a bigram table that can only write x -> 0xC3 -> 0xA9
-        model.logits[start, first] = 20.0
-        model.logits[first, second] = 20.0
-    pieces = [t.token for t in continue_text(model, tokenizer, "x", 2, temperature=0)]
-    assert pieces == ["", "é"]
-
-
-def test_chunk_by_time_sends_the_first_item_at_once_then_groups():
-    ticks = itertools.count(0, 0.04)  # each item arrives 40 ms after the last
-    chunks = list(chunk_by_time(range(10), seconds=0.1, clock=lambda: next(ticks)))
-    assert chunks[0] == [0]
-    assert sum(chunks, []) == list(range(10))
-    assert all(len(c) <= 3 for c in chunks)
-    assert list(chunk_by_time([], 1.0)) == []
-
-
-# --- checkpoints in and out -----------------------------------------------------------------------
-
-
-def test_a_checkpoint_survives_the_zip_round_trip(alphabet, tmp_path):
-    path = checkpoint_zip(alphabet, tmp_path)  # a loaded checkpoint: its info repeats model, tokenizer...
-    assert path.name == "alphabet-gpt.zip"
-    again = load_checkpoint_zip(path)
-    assert describe_checkpoint(again) == describe_checkpoint(alphabet)
-    assert top_next_tokens(again.model, again.tokenizer, "KLM", 3) == top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", 3)
-
-
-def test_a_checkpoint_name_cannot_leave_the_download_folder(alphabet, tmp_path):
-    sneaky = type(alphabet)(alphabet.model, alphabet.tokenizer, {**alphabet.info, "name": "../../evil"})
-    path = checkpoint_zip(sneaky, tmp_path / "downloads")
-    assert path.parent == tmp_path / "downloads" and path.name == "-..-evil.zip"
-
-
-def test_a_bad_upload_gets_a_clear_checkpoint_error(alphabet, tmp_path):
-    not_zip = tmp_path / "model.zip"
-    not_zip.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
-    with pytest.raises(CheckpointError, match="not a zip file"):
-        load_checkpoint_zip(not_zip)
-    good = checkpoint_zip(alphabet, tmp_path / "good")
-    broken = tmp_path / "broken.zip"
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(broken, "w") as dst:
-        for name in src.namelist():
-            if name != "model.safetensors":
-                dst.writestr(name, src.read(name))
-    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
-        load_checkpoint_zip(broken)
 
 
 # --- typed fields, corpora, limits --------------------------------------------------------------
@@ -313,3 +183,12 @@ def test_candidates_frame_shows_whitespace_and_keeps_labels_unique():
     frame = candidates_frame([(" the", 5, 0.5), ("\n", 1, 0.3), ("", 2, 0.1), ("·the", 9, 0.1)])
     assert frame.token.tolist() == ["·the #5", "↵", "∅", "·the #9"]
     assert frame.prob.tolist() == [0.5, 0.3, 0.1, 0.1]
+
+
+def test_chunk_by_time_sends_the_first_item_at_once_then_groups():
+    ticks = itertools.count(0, 0.04)  # each item arrives 40 ms after the last
+    chunks = list(chunk_by_time(range(10), seconds=0.1, clock=lambda: next(ticks)))
+    assert chunks[0] == [0]
+    assert sum(chunks, []) == list(range(10))
+    assert all(len(c) <= 3 for c in chunks)
+    assert list(chunk_by_time([], 1.0)) == []

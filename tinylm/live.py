@@ -1,113 +1,30 @@
-"""What the app's Predict and Train tabs ask of a model, as plain functions.
+"""Training from an app: typed fields in, a run out, and a stream of updates a few times a second.
 
-Predicting is two questions. *What could come next?* ``top_next_tokens`` reads the context the
-model actually sees (its last ``block_size`` tokens) and returns the k likeliest next tokens with
-their probabilities. *What does it write?* ``continue_text`` samples a continuation one token at
-a time and yields each token's text with the probability the model gave it.
-
-    >>> from tinylm.pretrained import load_pretrained
-    >>> ckpt = load_pretrained("alphabet-gpt")
-    >>> [c.token for c in top_next_tokens(ckpt.model, ckpt.tokenizer, "KLM", k=2)][0]
-    'N'
-
-Training from a browser needs a little more than ``tinylm.runs``: numbers typed by a person
-(``parse_number``), a corpus from a dataset, a file or pasted text (``app_corpus``), a run config
-from a handful of fields (``app_run_config``), size limits (``check_run_limits``) and a stream of
-updates a few times a second instead of one per step (``live_training``). All of it is pure Python
-and torch; the tabs in ``tinylm_app/`` only lay out and format what these return.
+A browser needs a little more than ``tinylm.runs``: a corpus from a dataset, a file or pasted text
+(``app_corpus``), a run config from a handful of fields (``app_run_config``), size limits
+(``check_run_limits``), and updates a few times a second instead of one per step
+(``live_training``, ``chunk_by_time``), with the val loss, samples and weight snapshots (for the
+replay, ``tinylm.replay``) that a learner watches. ``TrainingSlots`` shares a few training slots
+among all the visitors of a shared machine. All of it is plain Python and torch; the tabs in
+``tinylm_app/`` only lay out and format what these return.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
 import threading
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator
 
-import torch
-
-from .checkpoint import (MAX_ZIP_BYTES, Checkpoint, CheckpointError, load_checkpoint, pack_zip, save_checkpoint,
-                         unpack_zip)
-from .data import Corpus, corpus_from_text, list_datasets, load_corpus
+from .checkpoint import Checkpoint, describe_checkpoint
+from .data import Corpus, corpus_from_text, load_corpus
 from .models import count_params
 from .replay import Snapshots, record_snapshots
 from .runs import Run, RunConfig, train_run
-from .sample import generate, next_token_probs, prompt_ids
+from .sample import continue_text
 from .train import TrainConfig, default_seq_len, evaluate
-
-# ---------------------------------------------------------------------------------------------
-# Predicting: the next token, and a continuation
-
-
-class TokenProb(NamedTuple):
-    """One token as the Predict tab shows it: its text, its id, the model's probability for it."""
-
-    token: str  # the text the token adds (" de" after a word for a split model, "e" for char)
-    id: int
-    prob: float  # softmax of the raw logits at temperature 1, whatever the sampler's settings
-
-
-def context_tokens(model, tokenizer, text: str) -> list[str]:
-    """The pieces of ``text`` the model reads to predict the next token: its last ``block_size``.
-
-    A word-level MLP with ``block_size=4`` reads only the last four words, whatever came before.
-    An empty text reads as a line break (or end of text), where a generation starts.
-    """
-    ids = prompt_ids(tokenizer, text)
-    return [tokenizer.decode([i]) for i in ids[-model.block_size:]]
-
-
-def top_next_tokens(model, tokenizer, text: str, k: int = 10) -> list[TokenProb]:
-    """The ``k`` likeliest next tokens after ``text``, most likely first.
-
-    Raises ``UnknownTokenError`` naming the pieces of ``text`` the vocabulary lacks.
-
-    >>> from tinylm.pretrained import load_pretrained
-    >>> ckpt = load_pretrained("alphabet-gpt")
-    >>> best = top_next_tokens(ckpt.model, ckpt.tokenizer, "ABC", k=3)[0]
-    >>> best.token, best.prob > 0.5
-    ('D', True)
-    """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    probs = next_token_probs(model, prompt_ids(tokenizer, text))  # (vocab_size,)
-    top = torch.topk(probs, min(k, probs.numel()))
-    return [TokenProb(tokenizer.decode([i]), i, p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
-
-
-def continue_text(model, tokenizer, text: str, max_new_tokens: int = 100, temperature: float = 1.0,
-                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-                  stop_at_end: bool = True) -> Iterator[TokenProb]:
-    """Sample a continuation of ``text``, yielding each new token as it is chosen.
-
-    ``temperature=0`` is greedy (always the likeliest token); ``top_k`` and ``top_p`` trim the
-    candidates before sampling; ``seed`` makes the draw repeatable. With ``stop_at_end`` the
-    continuation ends after an end-of-text token. The tokens' texts add up to the continuation:
-    a word-level model's words come with the space before them, and a byte-level BPE token that
-    holds only part of a character has the text "" until the token that completes it.
-
-    >>> from tinylm.pretrained import load_pretrained
-    >>> ckpt = load_pretrained("alphabet-gpt")
-    >>> "".join(t.token for t in continue_text(ckpt.model, ckpt.tokenizer, "ABC", 3, temperature=0))
-    'DEF'
-    """
-    ids = prompt_ids(tokenizer, text)
-    stop_ids = [tokenizer.eot_id] if stop_at_end else []
-    # a split tokenizer decodes by joining words with spaces; every word after the first gets one
-    space = " " if tokenizer.kind == "split" and text.strip() else ""
-    new_ids: list[int] = []
-    shown = ""  # the continuation yielded so far
-    for token in generate(model, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids=stop_ids):
-        new_ids.append(token.id)
-        decoded = space + tokenizer.decode(new_ids)
-        # "\ufffd" at the end: the last bytes are the start of a character that is not complete yet
-        piece = "" if decoded.endswith("\ufffd") else decoded[len(shown):]
-        shown += piece
-        yield TokenProb(piece, token.id, token.prob)
 
 
 def chunk_by_time(items: Iterable, seconds: float, clock: Callable[[], float] = time.monotonic) -> Iterator[list]:
@@ -128,85 +45,6 @@ def chunk_by_time(items: Iterable, seconds: float, clock: Callable[[], float] = 
             chunk, last = [], now
     if chunk:
         yield chunk
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints coming in and going out of the app
-
-
-def load_checkpoint_zip(path: str | Path, max_params: int | None = None, max_bytes: int = MAX_ZIP_BYTES) -> Checkpoint:
-    """A checkpoint from an uploaded .zip (as ``checkpoint_zip`` makes); a clear error otherwise.
-
-    Nothing in an upload is trusted: its size is checked from its config before any weight is
-    allocated (``max_params``), its files are unpacked a megabyte at a time up to ``max_bytes``,
-    and the data set it names is kept only if it is one of the shipped ones (a config.json may
-    name any path on the server; that is never opened). Its info says ``uploaded``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no file at {path.name}")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path.name} is not a zip file: upload the .zip of a tinylm checkpoint")
-    with tempfile.TemporaryDirectory(prefix="tinylm-upload-") as folder:
-        # load_checkpoint reads everything into memory, so the unpacked files can go at once
-        ckpt = load_checkpoint(unpack_zip(path, folder, max_bytes), max_params)
-    if ckpt.info.get("dataset") not in list_datasets():
-        ckpt.info["dataset"] = None
-    ckpt.info["uploaded"] = True
-    return ckpt
-
-
-def checkpoint_zip(ckpt: Checkpoint, folder: str | Path | None = None) -> Path:
-    """Save ``ckpt`` as a checkpoint directory and zip it: ``<folder>/<name>.zip``."""
-    folder = Path(folder or tempfile.mkdtemp(prefix="tinylm-download-"))
-    # a loaded checkpoint's info repeats what save_checkpoint writes itself (model, tokenizer, ...)
-    written_by_save = {"format", "version", "model", "tokenizer", "params", "model_config"}
-    info = {k: v for k, v in ckpt.info.items() if k not in written_by_save}
-    # the name may come from an uploaded config.json: keep it a plain file name ("..", "/" and all)
-    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in ckpt.name).strip(".") or "model"
-    directory = save_checkpoint(folder / name, ckpt.model, ckpt.tokenizer, ckpt.metrics, **info)
-    return pack_zip(directory, folder / f"{name}.zip")
-
-
-def describe_checkpoint(ckpt: Checkpoint) -> dict:
-    """The facts a learner wants about a model: name, kind, tokenizer, sizes, how it was trained."""
-    info = ckpt.info
-    return {"name": ckpt.name, "model": type(ckpt.model).__name__.lower(), "tokenizer": ckpt.tokenizer.kind,
-            "vocab_size": ckpt.tokenizer.vocab_size, "block_size": ckpt.model.block_size,
-            "params": count_params(ckpt.model), "dataset": info.get("dataset"), "steps": info.get("steps"),
-            "val_loss": info.get("val_loss")}
-
-
-# ---------------------------------------------------------------------------------------------
-# Training from the app: typed fields in, a run config out, then a throttled stream of updates
-
-
-def parse_number(value, name: str, minimum: float | None = None, maximum: float | None = None,
-                 integer: bool = True) -> int | float:
-    """A number typed by a person, or a ValueError that names the field and the allowed range.
-
-    >>> parse_number("32", "batch size", 1, 512)
-    32
-    >>> parse_number("lots", "steps")
-    Traceback (most recent call last):
-    ...
-    ValueError: steps must be a number, got 'lots'
-    """
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(number) or math.isinf(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if integer:
-        if number != int(number):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        number = int(number)
-    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        low = "" if minimum is None else f"{minimum:g}"
-        high = "" if maximum is None else f"{maximum:g}"
-        raise ValueError(f"{name} must be between {low or '-inf'} and {high or 'inf'}, got {value!r}")
-    return number
 
 
 def app_corpus(source: str, dataset: str | None = None, upload: str | Path | None = None,
