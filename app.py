@@ -18,7 +18,16 @@ import tinylm_app  # noqa: F401  (before gradio: `import spaces` must mean the H
 # isort: split
 import gradio as gr  # noqa: E402
 
-from tinylm_app import chat_tab, hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, walkthrough_tab, weights_tab
+from tinylm_app import (
+    chat_tab,
+    hub_panel,
+    inspect_tab,
+    predict_tab,
+    tokenizers_tab,
+    train_tab,
+    walkthrough_tab,
+    weights_tab,
+)
 from tinylm_app.session import launch, model_state, prepare
 
 INTRO = """# tinylm

@@ -3,12 +3,13 @@
     python bench/bench_steps.py [--repeats 20] [--threads 1]
 
 Forward pass: the tab's handler (``walk_view``: the walk and its HTML) for every shipped model on
-the context the tab starts with (a chat prompt for the chat model), at the last step, and ``/walkthrough`` through HTTP on the
-default model (the tab served by another process, called with gradio_client). BPE: the
-Tokenizers tab's handler (``learn_bpe_steps``: learning the merges and drawing the last one) on
-the tab's example texts with its default number of merges, then the worst input the server
-accepts (``bpe.MAX_TEXT_CHARS`` characters, ``bpe.MAX_MERGES`` merges), and ``/bpe_steps`` through HTTP. Target: each view
-under 1 s. One JSON line per figure: the median and the slowest of ``--repeats`` runs.
+the context the tab starts with (a chat prompt for the chat model), at the last step, and
+``/walkthrough`` through HTTP on the default model (the tab served by another process, called with
+gradio_client). BPE: the Tokenizers tab's handler (``learn_bpe_steps``: learning the merges and
+drawing the last one) on the tab's example texts with its default number of merges, then the
+worst input the server accepts (``bpe.MAX_TEXT_CHARS`` characters, ``bpe.MAX_MERGES`` merges), and
+``/bpe_steps`` through HTTP. Target: each view under 1 s. One JSON line per figure: the median
+and the slowest of ``--repeats`` runs.
 """
 
 import argparse
@@ -45,7 +46,7 @@ def forward_pass_views(repeats: int) -> None:
         ckpt = load_pretrained(name)
         context = walkthrough_tab.model_view(ckpt)["context"] or (CHAT if name == "chat" else "")
         n_steps = walkthrough_tab.walk_view(context, None, 1, ckpt)["step"]["maximum"]
-        median, slowest = timed(lambda: walkthrough_tab.walk_view(context, None, n_steps, ckpt), repeats)
+        median, slowest = timed(lambda c=context, n=n_steps, m=ckpt: walkthrough_tab.walk_view(c, None, n, m), repeats)
         report("walkthrough_view_ms", median, slowest_ms=slowest, model=name, steps=n_steps,
                context_chars=len(context), repeats=repeats, target_ms=1000)
 
@@ -53,13 +54,13 @@ def forward_pass_views(repeats: int) -> None:
 def bpe_views(repeats: int) -> None:
     for k, text in enumerate(tokenizers_tab.EXAMPLES):
         merges = tokenizers_tab.BPE_STEPS_DEFAULT
-        median, slowest = timed(lambda: tokenizers_tab.learn_bpe_steps(text, merges), repeats)
+        median, slowest = timed(lambda t=text, n=merges: tokenizers_tab.learn_bpe_steps(t, n), repeats)
         report("bpe_steps_view_ms", median, slowest_ms=slowest, text=f"example {k}", chars=len(text),
                merges_asked=merges, repeats=repeats, target_ms=1000)
     names = (REPO / "tinylm" / "corpora" / "names.txt").read_text()
     for label, text in (("tiny_shakespeare", shakespeare_text()), ("names", names)):
         text = text[:bpe.MAX_TEXT_CHARS]
-        median, slowest = timed(lambda: tokenizers_tab.learn_bpe_steps(text, bpe.MAX_MERGES), max(3, repeats // 5))
+        median, slowest = timed(lambda t=text: tokenizers_tab.learn_bpe_steps(t, bpe.MAX_MERGES), max(3, repeats // 5))
         report("bpe_steps_view_ms", median, slowest_ms=slowest, text=f"{label}, the longest accepted", chars=len(text),
                merges_asked=bpe.MAX_MERGES, repeats=max(3, repeats // 5), target_ms=1000)
     steps = tokenizers_tab.learn_bpe_steps(text, bpe.MAX_MERGES)[0]

@@ -5,8 +5,8 @@ itself with vocabulary 261 + the number of merges."""
 import gradio as gr
 import pytest
 
-from tinylm_app import tokenizers_tab as tab
 from tinylm import bpe
+from tinylm_app import tokenizers_tab as tab
 
 TEXTS = ["Eu gosto de comer maçã com açúcar. A função do coração é bombear o sangue, não é? " * 3,
          tab.EXAMPLES[3] * 2, tab.EXAMPLES[4]]
@@ -34,7 +34,7 @@ def test_the_slider_shows_the_text_after_each_merge():
 
 
 def test_bad_input_is_said_in_place_and_refused_by_the_api():
-    steps, slider, table, curve, view = tab.learn_bpe_steps("x" * (bpe.MAX_TEXT_CHARS + 1), 10)
+    steps, *_, view = tab.learn_bpe_steps("x" * (bpe.MAX_TEXT_CHARS + 1), 10)
     assert steps is None and "at most" in view
     with pytest.raises(gr.Error, match="from 0 to 500"):
         tab.bpe_steps_api("hello hello", 501)

@@ -5,9 +5,9 @@ import gradio as gr
 import pytest
 import torch
 
-from tinylm_app import walkthrough_tab as tab
 from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.sample import next_token_probs, prompt_ids
+from tinylm_app import walkthrough_tab as tab
 
 
 def test_builds_alone_with_its_api():
@@ -20,7 +20,8 @@ def test_every_shipped_model_walks_from_its_example_context(name):
     ckpt = load_pretrained(name)
     view = tab.model_view(ckpt)
     assert name in view["card"] and view["step"]["value"] == 1
-    assert view["position"]["value"] == view["position"]["maximum"] or view["position"]["maximum"] == 1  # the last token
+    position = view["position"]
+    assert position["value"] == position["maximum"] or position["maximum"] == 1  # the last token
     assert "Step 1 of" in view["step_html"] and "class='here'" in view["tokens_html"]
     last = view["step"]["maximum"]
     end = tab.walk_view(view["context"], view["position"]["value"], last, ckpt)
@@ -74,7 +75,8 @@ def trained():
 
 def test_a_freshly_trained_model_walks_too(trained):
     view = tab.model_view(trained)
-    assert "MLP" in view["card"] and view["step"]["maximum"] == 6  # tokens, embeddings, concat, 1 layer, logits, softmax
+    # tokens, embeddings, concatenation, 1 hidden layer, logits, softmax
+    assert "MLP" in view["card"] and view["step"]["maximum"] == 6
     answer = tab.walkthrough_api("em", -1, trained)
     probs = next_token_probs(trained.model, prompt_ids(trained.tokenizer, "em"))
     assert [t["id"] for t in answer["next_tokens"]] == torch.topk(probs, 10).indices.tolist()

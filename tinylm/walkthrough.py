@@ -155,7 +155,8 @@ class _Names:
     def __call__(self, i: int) -> str:
         i = int(i)
         if i not in self.cache:
-            self.cache[i] = "∅ blank" if i >= self.vocab_size else show_whitespace(self.tokenizer.decode([i])) or "∅"
+            blank = i >= self.vocab_size  # the MLP's "before the start" token
+            self.cache[i] = "∅ blank" if blank else show_whitespace(self.tokenizer.decode([i])) or "∅"
         return self.cache[i]
 
 
@@ -203,13 +204,15 @@ def _softmax_steps(logits: torch.Tensor, names: _Names, read_by: str) -> list[St
     probs = F.softmax(logits.float(), dim=-1)  # (V,)
     top = torch.topk(probs, min(TOP, V))
     return [
-        Step("logits", f"{read_by} gives each of the {V} tokens of the vocabulary a score, a logit. "
-             f"'{names(best)}' scores highest ({float(logits[best]):.2f}); the lowest score is {float(logits.min()):.2f}.",
+        Step("logits",
+             f"{read_by} gives each of the {V} tokens of the vocabulary a score, a logit. '{names(best)}' scores "
+             f"highest ({float(logits[best]):.2f}); the lowest score is {float(logits.min()):.2f}.",
              [V], _top(logits, "logit", names), logits),
-        Step("probabilities (softmax)", f"Softmax exponentiates the {V} logits and divides by their sum, so they are "
-             f"positive and add up to 1. The model gives '{names(best)}' {float(probs[best]):.1%}, and its {len(top.indices)} "
-             f"likeliest tokens {float(top.values.sum()):.1%} together.", [V], _top(probs, "probability", names, digits=4),
-             probs),
+        Step("probabilities (softmax)",
+             f"Softmax exponentiates the {V} logits and divides by their sum, so they are positive and add up to 1. "
+             f"The model gives '{names(best)}' {float(probs[best]):.1%}, and its {len(top.indices)} likeliest "
+             f"tokens {float(top.values.sum()):.1%} together.",
+             [V], _top(probs, "probability", names, digits=4), probs),
     ]
 
 
@@ -222,9 +225,10 @@ def bigram_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
     logits = model.logits[idx][0, p]  # (V,): row `token` of the table, as forward reads it
     V = logits.numel()
     return [
-        Step("tokens", f"A bigram model reads only the current token: '{names(token)}', id {token}. "
-             f"Whatever came before it makes no difference to the guess.", [1],
-             Table(["token", "id"], [str(p)], [[names(token)], [token]]), idx[0, p:p + 1]),
+        Step("tokens",
+             f"A bigram model reads only the current token: '{names(token)}', id {token}. Whatever came before it "
+             f"makes no difference to the guess.",
+             [1], Table(["token", "id"], [str(p)], [[names(token)], [token]]), idx[0, p:p + 1]),
         *_softmax_steps(logits, names, f"Row {token} of the model's one table ({V} × {V} logits)"),
     ]
 
@@ -238,30 +242,43 @@ def mlp_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
     context = model.contexts(idx)[0, p]  # (k,) the ids the model reads; V is the blank token
     slots = [str(j - k) for j in range(k)]  # -k .. -1: how far back each slot is
     blanks = int((context == V).sum())
-    before = (f" The first {blanks} slot{'s' if blanks > 1 else ''} lie{'' if blanks > 1 else 's'} before the start of the "
-              f"text and hold{'' if blanks > 1 else 's'} the blank token (id {V})." if blanks else
-              " Anything earlier makes no difference to the guess.")
-    steps = [Step("tokens", f"To guess the next token the MLP reads a fixed window of the last {k} tokens, ending at "
-                  f"'{names(context[-1])}'.{before}", [k],
-                  Table(["token", "id"], slots, [[names(i) for i in context.tolist()], context.tolist()]), context)]
+    if blanks:
+        s = "s" if blanks > 1 else ""
+        before = (f"The first {blanks} slot{s} lie{'' if s else 's'} before the start of the text and "
+                  f"hold{'' if s else 's'} the blank token (id {V}).")
+    else:
+        before = "Anything earlier makes no difference to the guess."
+    steps = [Step("tokens",
+                  f"To guess the next token the MLP reads a fixed window of the last {k} tokens, ending at "
+                  f"'{names(context[-1])}'. {before}",
+                  [k], Table(["token", "id"], slots, [[names(i) for i in context.tolist()], context.tolist()]),
+                  context)]
+
     emb = model.wte(context)  # (k, E)
-    steps.append(Step("embeddings", f"Each token is looked up in the embedding table wte ({V + 1} × {E}): its one-hot "
-                      f"vector times wte picks its row of {E} numbers. The same token gets the same row in any slot.",
-                      [k, E], _vectors({f"{s}: {names(i)}": e for s, i, e in zip(slots, context.tolist(), emb)}), emb))
+    rows = {f"{s}: {names(i)}": e for s, i, e in zip(slots, context.tolist(), emb)}
+    steps.append(Step("embeddings",
+                      f"Each token is looked up in the embedding table wte ({V + 1} × {E}): its one-hot vector times "
+                      f"wte picks its row of {E} numbers. The same token gets the same row in any slot.",
+                      [k, E], _vectors(rows), emb))
+
     x = emb.view(-1)  # (k * E,) as forward's .view(B, T, -1)
-    steps.append(Step("concatenation", f"The {k} rows are laid end to end into one vector of {k} × {E} = {k * E} numbers. "
-                      f"Unlike attention, the slot decides which weights read a token: numbers 0 to {E - 1} always "
-                      f"come from the oldest slot.", [k * E], _vectors({"x": x}), x))
+    steps.append(Step("concatenation",
+                      f"The {k} rows are laid end to end into one vector of {k} × {E} = {k * E} numbers. Unlike "
+                      f"attention, the slot decides which weights read a token: numbers 0 to {E - 1} always come "
+                      f"from the oldest slot.",
+                      [k * E], _vectors({"x": x}), x))
+
     for i, layer in enumerate(model.h):
         pre = layer(x)  # (n_hidden,) W x + b
         x = torch.tanh(pre)  # the model's nonlinearity (MLP.hidden)
         active = torch.topk(x.abs(), min(SHOWN_UNITS, x.numel())).indices.tolist()
         saturated = int((x.abs() > 0.97).sum())
-        steps.append(Step(f"hidden layer h.{i} and tanh", f"h.{i} ({layer.in_features} → {layer.out_features}) multiplies "
-                          f"by a weight matrix and adds a bias, then tanh squashes each unit into −1..1. {saturated} of "
-                          f"the {x.numel()} units are saturated (|tanh| > 0.97); the table shows the {len(active)} "
-                          f"strongest.", [x.numel()],
-                          _columns({f"h.{i}(x)": pre, "tanh": x}, active, [f"unit {u}" for u in active]), x))
+        steps.append(Step(f"hidden layer h.{i} and tanh",
+                          f"h.{i} ({layer.in_features} → {layer.out_features}) multiplies by a weight matrix and adds "
+                          f"a bias, then tanh squashes each unit into −1..1. {saturated} of the {x.numel()} units are "
+                          f"saturated (|tanh| > 0.97); the table shows the {len(active)} strongest.",
+                          [x.numel()], _columns({f"h.{i}(x)": pre, "tanh": x}, active, [f"unit {u}" for u in active]),
+                          x))
     return steps + _softmax_steps(model.lm_head(x), names, f"lm_head ({x.numel()} → {V})")
 
 
@@ -269,12 +286,18 @@ def mlp_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
 # The GPT: embeddings, then blocks of attention and feed-forward on the residual stream
 
 
-def _layer_norm_step(name: str, ln, x: torch.Tensor, p: int, layer: str) -> Step:
+def _layer_norm_step(name: str, ln, x: torch.Tensor, p: int, weights: str) -> Step:
     out = ln(x)  # (T, C)
-    return Step(name, f"LayerNorm shifts and scales the {x.size(-1)} numbers of position {p} to mean 0 and spread 1 "
-                f"(they had {_stats(x[p])}), then multiplies by {layer}.weight and adds {layer}.bias. Normalising "
-                f"first keeps the numbers the next layer reads in the range it learned.",
+    return Step(name,
+                f"LayerNorm shifts and scales the {x.size(-1)} numbers of position {p} to mean 0 and spread 1 (they "
+                f"had {_stats(x[p])}), then multiplies by {weights}.weight and adds {weights}.bias. Normalising first "
+                f"keeps the numbers the next layer reads in the range it learned.",
                 [x.size(-1)], _vectors({"in": x[p], "out": out[p]}), out)
+
+
+def _heads(rows: torch.Tensor, shown: list[int], labels: list[str]) -> Table:
+    """One row per head of an (n_head, T) tensor, at the positions shown."""
+    return _columns({f"head {h}": row for h, row in enumerate(rows)}, shown, labels)
 
 
 def gpt_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
@@ -282,104 +305,119 @@ def gpt_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
     T, C, V = idx.size(1), model.config.n_embd, model.config.vocab_size
     ids = idx[0].tolist()
     token = ids[p]
-    labels = [f"{j}: {names(i)}" for j, i in enumerate(ids)]
-    shown = _shown_positions(p, T)
-    shown_labels = [labels[j] for j in shown]
-    steps = [Step("tokens", f"The GPT reads the {T} tokens of the context at once, one position each. This walk follows "
-                  f"position {p}, '{names(token)}' (id {token}), to the model's guess for the token after it.", [T],
-                  Table(["token", "id"], [str(j) for j in shown], [[names(ids[j]) for j in shown], [ids[j] for j in shown]]),
-                  idx[0])]
+    shown = _shown_positions(p, T)  # the table columns of per-position steps
+    labels = [f"{j}: {names(ids[j])}" for j in shown]
+    steps = [Step("tokens",
+                  f"The GPT reads the {T} tokens of the context at once, one position each. This walk follows "
+                  f"position {p}, '{names(token)}' (id {token}), to the model's guess for the token after it.",
+                  [T], Table(["token", "id"], [str(j) for j in shown], [[names(ids[j]) for j in shown],
+                                                                         [ids[j] for j in shown]]), idx[0])]
 
     tok_emb = tr.wte(idx)[0]  # (T, C)
-    steps.append(Step("token embedding", f"Token id {token} as a one-hot vector ({V} numbers, all 0 but a 1 at {token}) "
-                      f"times wte ({V} × {C}) picks row {token} of wte. These {C} numbers are all the model knows about '{names(token)}' "
-                      f"before it reads the context.", [C], _vectors({f"wte[{token}]": tok_emb[p]}), tok_emb[p]))
+    steps.append(Step("token embedding",
+                      f"Token id {token} as a one-hot vector ({V} numbers, all 0 but a 1 at {token}) times wte "
+                      f"({V} × {C}) picks row {token} of wte. These {C} numbers are all the model knows about "
+                      f"'{names(token)}' before it reads the context.",
+                      [C], _vectors({f"wte[{token}]": tok_emb[p]}), tok_emb[p]))
     pos_emb = tr.wpe(torch.arange(T))  # (T, C)
     x = tr.drop(tok_emb + pos_emb)  # (T, C) the residual stream
-    steps.append(Step("position embedding", f"Attention cannot tell positions apart by itself, so row {p} of wpe "
-                      f"({model.block_size} × {C}, one row per position) is added. The sum, size {float(x[p].norm()):.2f}, "
-                      f"is the residual stream: every block reads it and adds to it.", [C],
-                      _vectors({f"wte[{token}]": tok_emb[p], f"wpe[{p}]": pos_emb[p], "x": x[p]}), x))
+    steps.append(Step("position embedding",
+                      f"Attention cannot tell positions apart by itself, so row {p} of wpe ({model.block_size} × {C}, "
+                      f"one row per position) is added. The sum, size {float(x[p].norm()):.2f}, is the residual "
+                      f"stream: every block reads it and adds to it.",
+                      [C], _vectors({f"wte[{token}]": tok_emb[p], f"wpe[{p}]": pos_emb[p], "x": x[p]}), x))
 
-    for l, block in enumerate(tr.h):
-        attn, name = block.attn, f"block {l}"
+    for b, block in enumerate(tr.h):
+        attn, name = block.attn, f"block {b}"
         nh, hs = attn.n_head, C // attn.n_head
-        steps.append(_layer_norm_step(f"{name}: LayerNorm ln_1", block.ln_1, x, p, f"h.{l}.ln_1"))
-        h = steps[-1].tensor
-        q, k, v = attn.c_attn(h).split(C, dim=-1)  # each (T, C)
+        steps.append(_layer_norm_step(f"{name}: LayerNorm ln_1", block.ln_1, x, p, f"h.{b}.ln_1"))
+        q, k, v = attn.c_attn(steps[-1].tensor).split(C, dim=-1)  # each (T, C)
         q, k, v = (t.view(T, nh, hs).transpose(0, 1) for t in (q, k, v))  # each (nh, T, hs)
-        steps.append(Step(f"{name}: query, key, value", f"c_attn ({C} → {3 * C}) turns each position's vector into a "
-                          f"query, a key and a value of {C} numbers, cut into {nh} heads of {hs}. The query says what "
-                          f"position {p} looks for, a key what a position offers, a value what it passes on.",
+        steps.append(Step(f"{name}: query, key, value",
+                          f"c_attn ({C} → {3 * C}) turns each position's vector into a query, a key and a value of "
+                          f"{C} numbers, cut into {nh} heads of {hs}. The query says what position {p} looks for, a "
+                          f"key what a position offers, a value what it passes on.",
                           [3, nh, hs], _vectors({"q (head 0)": q[0, p], "k (head 0)": k[0, p], "v (head 0)": v[0, p]}),
                           torch.stack([q[:, p], k[:, p], v[:, p]])))
 
         scores = (k @ q[:, p, :, None])[..., 0] / math.sqrt(hs)  # (nh, T): q·k for every key
         head, best = divmod(int(scores[:, :p + 1].argmax()), T)
-        steps.append(Step(f"{name}: attention scores", f"Each head compares position {p}'s query with every position's "
-                          f"key: their dot product divided by √{hs} = {math.sqrt(hs):.2f}. The highest score up to "
-                          f"position {p} is head {head}'s for '{names(ids[best])}' (position {best}), {float(scores[head, best]):.2f}.",
-                          [nh, T], _columns({f"head {i}": s for i, s in enumerate(scores)}, shown, shown_labels), scores))
+        steps.append(Step(f"{name}: attention scores",
+                          f"Each head compares position {p}'s query with every position's key: their dot product "
+                          f"divided by √{hs} = {math.sqrt(hs):.2f}. The highest score up to position {p} is head "
+                          f"{head}'s for '{names(ids[best])}' (position {best}), {float(scores[head, best]):.2f}.",
+                          [nh, T], _heads(scores, shown, labels), scores))
 
         masked = scores.masked_fill(torch.arange(T) > p, float("-inf"))  # (nh, T)
-        hidden = T - 1 - p
-        steps.append(Step(f"{name}: causal mask", (
-            f"Position {p} may not read the {hidden} position{'s' if hidden > 1 else ''} after it: in training that "
-            f"would show it the answer. Their scores become −∞, which softmax turns into a weight of 0." if hidden else
-            f"A position may read itself and earlier positions only: later scores become −∞, which softmax turns "
-            f"into a weight of 0. Position {p} is the last one, so here nothing is hidden."),
-            [nh, T], _columns({f"head {i}": s for i, s in enumerate(masked)}, shown, shown_labels), masked))
+        later = T - 1 - p
+        if later:
+            explain = (f"Position {p} may not read the {later} position{'s' if later > 1 else ''} after it: in "
+                       f"training that would show it the answer. Their scores become −∞, which softmax turns into "
+                       f"a weight of 0.")
+        else:
+            explain = (f"A position may read itself and earlier positions only: later scores become −∞, which "
+                       f"softmax turns into a weight of 0. Position {p} is the last one, so here nothing is hidden.")
+        steps.append(Step(f"{name}: causal mask", explain, [nh, T], _heads(masked, shown, labels), masked))
 
         weights = F.softmax(masked, dim=-1)  # (nh, T)
         head, best = divmod(int(weights.argmax()), T)
-        steps.append(Step(f"{name}: attention weights (softmax)", f"Softmax turns each head's scores into weights that "
-                          f"add up to 1. Head {head} reads '{names(ids[best])}' (position {best}) most, with weight "
-                          f"{float(weights[head, best]):.2f}.", [nh, T],
-                          _columns({f"head {i}": w for i, w in enumerate(weights)}, shown, shown_labels), weights))
+        steps.append(Step(f"{name}: attention weights (softmax)",
+                          f"Softmax turns each head's scores into weights that add up to 1. Head {head} reads "
+                          f"'{names(ids[best])}' (position {best}) most, with weight {float(weights[head, best]):.2f}.",
+                          [nh, T], _heads(weights, shown, labels), weights))
 
         y = reference_attention(q[None], k[None], v[None])[0]  # (nh, T, hs), every position as forward does
         y = y.transpose(0, 1).reshape(T, C)  # re-assemble the heads: (T, C)
-        steps.append(Step(f"{name}: weighted sum of values", f"Each head adds up the value vectors of the positions it "
-                          f"reads, weighted by those numbers: {nh} vectors of {hs}. Side by side they make {C} numbers "
-                          f"again, what position {p} gathered from its context.", [nh, hs],
-                          _vectors({f"head {i}": y[p, i * hs:(i + 1) * hs] for i in range(nh)}), y[p].view(nh, hs)))
+        steps.append(Step(f"{name}: weighted sum of values",
+                          f"Each head adds up the value vectors of the positions it reads, weighted by those numbers: "
+                          f"{nh} vectors of {hs}. Side by side they make {C} numbers again, what position {p} "
+                          f"gathered from its context.",
+                          [nh, hs], _vectors({f"head {h}": y[p, h * hs:(h + 1) * hs] for h in range(nh)}),
+                          y[p].view(nh, hs)))
 
         a = attn.c_proj(y)  # (T, C)
-        steps.append(Step(f"{name}: output projection c_proj", f"c_proj ({C} × {C}) mixes what the {nh} heads found "
-                          f"into one vector of {C} numbers. Its size is {float(a[p].norm()):.2f}, against the residual "
-                          f"stream's {float(x[p].norm()):.2f}.", [C], _vectors({"heads": y[p], "c_proj": a[p]}), a))
+        steps.append(Step(f"{name}: output projection c_proj",
+                          f"c_proj ({C} × {C}) mixes what the {nh} heads found into one vector of {C} numbers. Its "
+                          f"size is {float(a[p].norm()):.2f}, against the residual stream's {float(x[p].norm()):.2f}.",
+                          [C], _vectors({"heads": y[p], "c_proj": a[p]}), a))
 
         new_x = x + a  # x = x + attn(ln_1(x))
-        steps.append(Step(f"{name}: residual add (attention)", f"The block adds attention's result to the residual "
-                          f"stream instead of replacing it: x + attn(ln_1(x)). The stream's size goes from "
-                          f"{float(x[p].norm()):.2f} to {float(new_x[p].norm()):.2f}.", [C],
-                          _vectors({"x": x[p], "attention": a[p], "x + attention": new_x[p]}), new_x))
+        steps.append(Step(f"{name}: residual add (attention)",
+                          f"The block adds attention's result to the residual stream instead of replacing it: "
+                          f"x + attn(ln_1(x)). The stream's size goes from {float(x[p].norm()):.2f} to "
+                          f"{float(new_x[p].norm()):.2f}.",
+                          [C], _vectors({"x": x[p], "attention": a[p], "x + attention": new_x[p]}), new_x))
         x = new_x
 
-        steps.append(_layer_norm_step(f"{name}: LayerNorm ln_2", block.ln_2, x, p, f"h.{l}.ln_2"))
+        steps.append(_layer_norm_step(f"{name}: LayerNorm ln_2", block.ln_2, x, p, f"h.{b}.ln_2"))
         u = block.mlp.c_fc(steps[-1].tensor)  # (T, 4C)
         g = block.mlp.act(u)  # (T, 4C)
         active = torch.topk(g[p], min(SHOWN_UNITS, g.size(-1))).indices.tolist()
-        steps.append(Step(f"{name}: feed-forward, widen and GELU", f"c_fc widens the {C} numbers to {u.size(-1)} hidden "
-                          f"units, and GELU lets positive values through and squashes negative ones towards 0. "
-                          f"{int((g[p] > 0).sum())} of the {u.size(-1)} units are positive here; the most active is "
-                          f"unit {active[0]}, at {float(g[p, active[0]]):.2f}.", [u.size(-1)],
-                          _columns({"c_fc": u[p], "GELU": g[p]}, active, [f"unit {i}" for i in active]), g[p]))
+        steps.append(Step(f"{name}: feed-forward, widen and GELU",
+                          f"c_fc widens the {C} numbers to {u.size(-1)} hidden units, and GELU lets positive values "
+                          f"through and squashes negative ones towards 0. {int((g[p] > 0).sum())} of the "
+                          f"{u.size(-1)} units are positive here; the most active is unit {active[0]}, at "
+                          f"{float(g[p, active[0]]):.2f}.",
+                          [u.size(-1)], _columns({"c_fc": u[p], "GELU": g[p]}, active, [f"unit {i}" for i in active]),
+                          g[p]))
         m = block.mlp.c_proj(g)  # (T, C)
-        steps.append(Step(f"{name}: feed-forward, project back", f"c_proj ({u.size(-1)} → {C}) maps the hidden units back "
-                          f"to the width of the residual stream. Each position does this alone: attention moved "
-                          f"information between positions, the feed-forward computes on it.", [C],
-                          _vectors({"feed-forward": m[p]}), m))
+        steps.append(Step(f"{name}: feed-forward, project back",
+                          f"c_proj ({u.size(-1)} → {C}) maps the hidden units back to the width of the residual "
+                          f"stream. Each position does this alone: attention moved information between positions, "
+                          f"the feed-forward computes on it.",
+                          [C], _vectors({"feed-forward": m[p]}), m))
         new_x = x + m  # x = x + mlp(ln_2(x))
-        steps.append(Step(f"{name}: residual add (feed-forward)", f"Again the result is added to the stream: "
-                          f"x + mlp(ln_2(x)). Its size goes from {float(x[p].norm()):.2f} to {float(new_x[p].norm()):.2f}.",
+        steps.append(Step(f"{name}: residual add (feed-forward)",
+                          f"Again the result is added to the stream: x + mlp(ln_2(x)). Its size goes from "
+                          f"{float(x[p].norm()):.2f} to {float(new_x[p].norm()):.2f}.",
                           [C], _vectors({"x": x[p], "feed-forward": m[p], "x + feed-forward": new_x[p]}), new_x))
         x = new_x
 
     steps.append(_layer_norm_step("final LayerNorm ln_f", tr.ln_f, x, p, "ln_f"))
     tied = model.lm_head.weight is tr.wte.weight
-    return steps + _softmax_steps(model.lm_head(steps[-1].tensor)[p], names, f"lm_head ({C} → {V})" + (
-        ", the dot product with each token's row of wte (the same matrix: weight tying)," if tied else ""))
+    reader = f"lm_head ({C} → {V})" + (", the dot product with each token's row of wte (the same matrix: weight "
+                                        "tying)," if tied else "")
+    return steps + _softmax_steps(model.lm_head(steps[-1].tensor)[p], names, reader)
 
 
 STEPS = {"bigram": bigram_steps, "mlp": mlp_steps, "gpt": gpt_steps}  # one walk per kind of model

@@ -10,9 +10,6 @@ import html
 import gradio as gr
 import pandas as pd
 
-from tinylm_app.guard import Slider, examples
-from tinylm_app.limits import MAX_BPE_MERGES, MAX_TOKENIZE_CHARS
-from tinylm_app.session import launch
 from tinylm import bpe
 from tinylm.compare import (
     BPE_VOCAB_MAX,
@@ -24,6 +21,9 @@ from tinylm.compare import (
     show_whitespace,
 )
 from tinylm.data import list_datasets
+from tinylm_app.guard import Slider, examples
+from tinylm_app.limits import MAX_BPE_MERGES, MAX_TOKENIZE_CHARS
+from tinylm_app.session import launch
 
 THE_TEXT = "the text above"  # the "vocabulary from" choice that learns from the typed text itself
 DEFAULT_VOCAB_FROM = "tiny_shakespeare"
@@ -229,8 +229,9 @@ def learn_bpe_steps(text: str, n_merges):
     except ValueError as err:  # said in place: this also runs as the text is typed
         return None, gr.update(maximum=1, value=0), pd.DataFrame(), pd.DataFrame({"merges": [], "tokens": []}), (
             f"<div class='stats error'>{_escape(str(err))}</div>")
-    table = pd.DataFrame({"merge": range(1, len(steps.merges) + 1), "pair": [" + ".join(p) for p in steps.pairs_shown()],
-                          "seen": steps.counts, "new token": [bpe.show_token(m.token) for m in steps.merges],
+    table = pd.DataFrame({"merge": range(1, len(steps.merges) + 1),
+                          "pair": [" + ".join(p) for p in steps.pairs_shown()], "seen": steps.counts,
+                          "new token": [bpe.show_token(m.token) for m in steps.merges],
                           "tokens after": steps.tokens_per_step[1:]})
     curve = pd.DataFrame({"merges": range(len(steps.tokens_per_step)), "tokens": steps.tokens_per_step})
     last = len(steps.merges)
@@ -244,8 +245,9 @@ def bpe_step_html(steps, n) -> str:
     n = min(max(int(n), 0), len(steps.merges))
     count = steps.tokens_per_step[n]
     if n == 0:
+        ran_out = len(steps.merges) < steps.asked
         what = (f"Before any merge: one token per byte, <b>{count:,}</b> tokens. {len(steps.merges)} merges were "
-                f"learned" + (" (then no pair was left that occurs twice)." if len(steps.merges) < steps.asked else "."))
+                f"learned" + (" (then no pair was left that occurs twice)." if ran_out else "."))
         return f"<div class='stats'>{what}</div>" + _chips_html(steps.tokens_after(0))
     m = steps.merges[n - 1]
     a, b = steps.pairs_shown()[n - 1]

@@ -9,15 +9,15 @@ the next click. Serves ``/walkthrough``. Run it alone with ``python -m tinylm_ap
 
 import gradio as gr
 
+from tinylm.compare import show_whitespace
+from tinylm.models import model_kind
+from tinylm.walkthrough import Step, Walkthrough, walkthrough
 from tinylm_app.guard import Number, Slider
 from tinylm_app.limits import MAX_WALK_CHARS, MAX_WALK_STEPS
 from tinylm_app.predict_tab import EXAMPLE_CONTEXTS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
 from tinylm_app.tokenizers_tab import _escape
-from tinylm.compare import show_whitespace
-from tinylm.models import model_kind
-from tinylm.walkthrough import Step, Walkthrough, walkthrough
 
 HOW = """## One forward pass, step by step
 Pick a context and a position: this is the path of that one token through the session's model, from
@@ -30,9 +30,10 @@ CSS = """
 .walk-title { font-size: 18px; font-weight: 600; margin: 2px 0; }
 .walk-shape { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; color: #57606a; }
 .walk-explain { font-size: 15px; line-height: 1.55; margin: 8px 0 10px; max-width: 60em; }
-.walk-table { border-collapse: collapse; border: 0 !important; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px;
-              color: #1f2328; background: #fff; }
-.walk-table th { font-weight: 500; color: #57606a; padding: 2px 6px; white-space: pre; text-align: right; border: 0 !important; }
+.walk-table { border-collapse: collapse; border: 0 !important; font-size: 12px; color: #1f2328; background: #fff;
+              font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+.walk-table th { font-weight: 500; color: #57606a; padding: 2px 6px; white-space: pre; text-align: right;
+                 border: 0 !important; }
 .walk-table td { padding: 3px 6px; text-align: right; border: 1px solid #eaeef2; min-width: 3.2em; }
 .walk-table td.text { text-align: center; }
 .walk-table td.masked { color: #8c959f; background: #f6f8fa; }
@@ -41,7 +42,8 @@ CSS = """
 .walk-tokens span { padding: 1px 4px; margin: 1px; border-radius: 3px; background: #eef1f4; color: #1f2328; }
 .walk-tokens span.read { background: #dbe9f8; }
 .walk-tokens span.here { background: #6366f1; color: #fff; }
-.walk-next .row { display: flex; align-items: center; gap: 8px; font-size: 13px; margin: 2px 0; color: var(--body-text-color); }
+.walk-next .row { display: flex; align-items: center; gap: 8px; font-size: 13px; margin: 2px 0;
+                  color: var(--body-text-color); }
 .walk-next .tok { font-family: ui-monospace, Menlo, monospace; flex: 0 0 5em; text-align: right; }
 .walk-next .bar { background: #6366f1; height: 12px; border-radius: 2px; }
 .walk-error { color: #cf222e; font-size: 14px; }
@@ -124,7 +126,8 @@ def walk_view(context: str, position, step, ckpt, reset_position: bool = False) 
     try:
         walk = walkthrough(ckpt.model, ckpt.tokenizer, context or "", None if reset_position else _position(position))
     except ValueError as err:  # an unknown character, a context too long: said in place, on every keystroke
-        return {"step_html": f"<div class='walk-error'>⚠ {_escape(str(err))}</div>", "tokens_html": "", "next_html": ""}
+        message = f"<div class='walk-error'>⚠ {_escape(str(err))}</div>"
+        return {"step_html": message, "tokens_html": "", "next_html": ""}
     index = min(max(int(step or 1), 1), len(walk.steps)) - 1
     return {
         "position": gr.update(maximum=max(len(walk.tokens) - 1, 1), value=walk.position),
@@ -186,7 +189,8 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 context_box = gr.Textbox(label="Context", lines=2, max_lines=6, max_length=MAX_WALK_CHARS,
-                                         elem_id="walk-context", placeholder="Type some text (empty starts at a line break)")
+                                         elem_id="walk-context",
+                                         placeholder="Type some text (empty starts at a line break)")
                 tokens_view = gr.HTML(css_template=CSS, js_on_load=None, elem_id="walk-tokens")
                 # the maxima are set per walk; these bound what the server accepts (it checks the first maximum)
                 position_slider = Slider(0, MAX_WALK_CHARS, value=0, step=1, elem_id="walk-position",
@@ -239,7 +243,8 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
         # shorter context has just lowered its maximum
         context_box.change(new_context, [context_box, step_slider, model_state], walk_outputs,
                            trigger_mode="always_last", **hidden)
-        gr.on([position_slider.input, step_slider.input], move, where, walk_outputs, trigger_mode="always_last", **hidden)
+        gr.on([position_slider.input, step_slider.input], move, where, walk_outputs, trigger_mode="always_last",
+              **hidden)
         previous.click(previous_step, where, walk_outputs, **hidden)
         following.click(next_step, where, walk_outputs, **hidden)
         api_button.click(walkthrough_api, [context_box, api_position, model_state], api_result, api_name="walkthrough")

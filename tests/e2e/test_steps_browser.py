@@ -30,7 +30,8 @@ def page(open_page, serve):
 
 
 def wait_for_text(page, selector: str, text: str) -> None:
-    page.wait_for_function(f"() => (document.querySelector({selector!r}) || {{innerText: ''}}).innerText.includes({text!r})")
+    found = f"(document.querySelector({selector!r}) || {{innerText: ''}}).innerText.includes({text!r})"
+    page.wait_for_function(f"() => {found}")
 
 
 def set_slider(page, elem_id: str, value: int) -> None:
