@@ -231,9 +231,7 @@ def raw_tokens_per_s(fields: dict) -> float:
     from tinylm.runs import prepare_run, train_run  # noqa: PLC0415
     from tinylm_app.train_tab import _parse_fields  # noqa: PLC0415
 
-    parsed = _parse_fields(*(fields[k] for k in ("tokenizer", "vocab_size", "model", "block_size", "n_embd", "n_hidden",
-                                                  "n_layer", "n_head", "budget", "steps", "batch_size",
-                                                  "learning_rate")))
+    parsed = _parse_fields(fields)
     corpus = app_corpus(fields["source"], fields["dataset"], None, fields["text"])
     run = prepare_run(app_run_config(corpus, **parsed), corpus)
     for metrics in train_run(run):

@@ -314,6 +314,7 @@ def run_cli(*args, timeout=300):
     return result
 
 
+@pytest.mark.heavy
 def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
     base = tmp_path / "base"
     save_checkpoint(base, tiny_model(tok), tok, [], name="tiny-base")
@@ -332,6 +333,7 @@ def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
         assert 0 <= result[key] <= 1
 
 
+@pytest.mark.heavy
 @pytest.mark.skipif("chat" not in list_pretrained(), reason="the shipped chat model is not built yet")
 def test_eval_chat_on_the_shipped_model_meets_the_targets():
     out = run_cli("eval-chat", "--ckpt", str(REPO / "tinylm" / "pretrained" / "chat"), "--threads", "1")

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.served  # subprocesses: left out of the inner loop
+
 REPO = Path(__file__).resolve().parent.parent
 
 

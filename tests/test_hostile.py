@@ -48,8 +48,10 @@ def _call(block_fn, raw: list) -> str:
             if data_model is not None and payload is not None:
                 payload = data_model.model_validate(payload)
             values.append(component.preprocess(payload) if block_fn.preprocess else payload)
-        args, *_ = special_args(block_fn.fn, values, None, None)
-        result = block_fn.fn(*args)
+        n_positional = len(values) - len(block_fn.input_keyword_names)  # inputs_kwargs come last, by name
+        positional, kwargs = values[:n_positional], dict(zip(block_fn.input_keyword_names, values[n_positional:]))
+        args, *_ = special_args(block_fn.fn, positional, None, None)
+        result = block_fn.fn(*args, **kwargs)
         if inspect.isgenerator(result):
             for _, _item in zip(range(MAX_ITEMS), result):
                 pass
@@ -63,6 +65,7 @@ def _call(block_fn, raw: list) -> str:
     return ""
 
 
+@pytest.mark.heavy
 def test_every_event_refuses_hostile_values_with_a_sentence(demo):
     problems = []
     for block_fn in demo.fns.values():

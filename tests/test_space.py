@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import REPO, free_port
 
+pytestmark = pytest.mark.served  # subprocesses: left out of the inner loop
+
 HUB_SPACES = '''
 """A stand-in for the Hub's ``spaces`` package: the names Gradio 6 uses, each recording its call."""
 import os

@@ -10,20 +10,18 @@ from gradio_client import Client
 from tinylm.checkpoint import Checkpoint, checkpoint_zip
 from tinylm.pretrained import list_pretrained
 from tinylm_app import train_tab
-from tinylm_app.train_tab import (
-    make_download,
-    show_model,
-    stop,
-    train,
-    train_api,
-    use_shipped,
-    use_upload,
-)
+from tinylm_app.guard import guarded
+from tinylm_app.train_tab import make_download, show_model, stop, use_shipped, use_upload
 
 # a tiny GPT on the alphabet: a few steps take a fraction of a second
 FIELDS = dict(source="dataset", dataset="alphabet", upload=None, text="", tokenizer="char", vocab_size=0, model="gpt",
               block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2, budget="steps", steps=8, batch_size=8,
               learning_rate=3e-3)
+
+
+# the handlers as the app calls them: guarded, so a bad input is a gr.Error with one sentence
+train = guarded(train_tab.train, "train_stream", [])
+train_api = guarded(train_tab.train_api, "train", [])
 
 
 def states(outputs):
@@ -88,7 +86,7 @@ def test_two_sessions_never_share_a_model():
 ])
 def test_bad_input_gets_a_clear_message_and_no_model_is_lost(overrides, message):
     outputs = []
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(gr.Error, match=f"(?i){message}"):
         for out in train(**{**FIELDS, **overrides}, ckpt=None):
             outputs.append(out)
     assert states(outputs) == []  # the session's model was never replaced

@@ -18,14 +18,18 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from .chat_tasks import ChatTasks, Example
+from .models import model_kind
 from .sample import SampledToken, generate, generate_batch
 from .tokenizer import IM_END, IM_SEP, IM_START, Tokenizer
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
 from .train import Batch, TrainConfig, autocast, train
 
 ROLES = ("system", "user", "assistant")
@@ -381,3 +385,10 @@ def finetune(model, tokenizer: Tokenizer, conversations: list[list[Message]], co
         check_messages(c)
     draw = task_draw(tasks or ChatTasks(), conversations, user_share=user_share)
     yield from sft(model, tokenizer, draw, config, val=conversations)
+
+
+def is_chat_model(ckpt: Checkpoint) -> bool:
+    """Fine-tuned on conversations: a GPT whose tokenizer has the chat tokens and whose checkpoint
+    records a fine-tuning stage (``tinylm sft`` and ``rl``, ``finetune-hf`` set ``stage``)."""
+    has_chat_tokens = all(ckpt.tokenizer.token_to_id(s) is not None for s in (IM_START, IM_SEP, IM_END))
+    return model_kind(ckpt.model) == "gpt" and has_chat_tokens and ckpt.info.get("stage") is not None

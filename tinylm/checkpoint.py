@@ -254,8 +254,7 @@ def checkpoint_zip(ckpt: Checkpoint, folder: str | Path | None = None) -> Path:
     # a loaded checkpoint's info repeats what save_checkpoint writes itself (model, tokenizer, ...)
     written_by_save = {"format", "version", "model", "tokenizer", "params", "model_config"}
     info = {k: v for k, v in ckpt.info.items() if k not in written_by_save}
-    # the name may come from an uploaded config.json: keep it a plain file name ("..", "/" and all)
-    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in ckpt.name).strip(".") or "model"
+    name = file_name(ckpt.name)
     directory = save_checkpoint(folder / name, ckpt.model, ckpt.tokenizer, ckpt.metrics, **info)
     return pack_zip(directory, folder / f"{name}.zip")
 
@@ -267,3 +266,8 @@ def describe_checkpoint(ckpt: Checkpoint) -> dict:
             "vocab_size": ckpt.tokenizer.vocab_size, "block_size": ckpt.model.block_size,
             "params": count_params(ckpt.model), "dataset": info.get("dataset"), "steps": info.get("steps"),
             "val_loss": info.get("val_loss")}
+
+
+def file_name(name: str) -> str:
+    """A plain file name from a model name that may come from an uploaded config ("..", "/" and all)."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip(".") or "model"

@@ -18,7 +18,7 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import hf
+from . import hf, hub
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import load_corpus
 from .chat import ChatFormatError, example_messages, parse_jsonl, reply_stream, sft, task_draw
@@ -368,7 +368,7 @@ def cmd_export(args) -> None:
 
 def cmd_push(args) -> None:
     try:
-        url = hf.push_to_hub(args.ckpt, args.repo, token=args.token, private=args.private)
+        url = hub.push_to_hub(args.ckpt, args.repo, token=args.token, private=args.private)
     except hf.HubError as err:
         raise SystemExit(f"error: {err}") from None
     print(json.dumps({"url": url, "repo": args.repo, "private": args.private}), flush=True)

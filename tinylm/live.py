@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -223,7 +224,8 @@ class TrainingSlots:
     owner (a visitor's session) already holds one, so the app can say so at once instead of
     queueing someone for ten minutes. A ticket not given back within ``max_hold_seconds`` (a
     run whose generator was dropped without being closed) expires, so a lost ticket cannot
-    block training forever.
+    block training forever. ``wait_until_stopped(model)`` is what a Stop button needs: the UI
+    closes a training at its next update, and the report must wait until the model stops changing.
 
     >>> slots = TrainingSlots(2, max_hold_seconds=60)
     >>> ticket = slots.try_acquire("ann"); slots.try_acquire("ann") is None, slots.holds("ann")
@@ -235,6 +237,7 @@ class TrainingSlots:
     def __init__(self, n: int, max_hold_seconds: float, clock: Callable[[], float] = time.monotonic):
         self.n, self.max_hold_seconds, self.clock = n, max_hold_seconds, clock
         self._held: dict[object, tuple[float, object]] = {}  # ticket -> (when it was taken, owner)
+        self._training: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(ticket) -> model
         self._lock = threading.Lock()
 
     def _expire(self) -> None:
@@ -260,9 +263,24 @@ class TrainingSlots:
             self._expire()
             return self._holds(owner)
 
+    def trains(self, ticket: object, model) -> None:
+        """Note the model ``ticket``'s run trains, for ``wait_until_stopped``."""
+        with self._lock:
+            self._training[id(ticket)] = model
+
     def release(self, ticket: object) -> None:
         with self._lock:
             self._held.pop(ticket, None)
+            self._training.pop(id(ticket), None)
+
+    def wait_until_stopped(self, model, timeout: float, poll: float = 0.05) -> bool:
+        """Wait until no run trains ``model`` (at most ``timeout`` seconds); whether it stopped."""
+        deadline = self.clock() + timeout
+        while any(m is model for m in list(self._training.values())):
+            if self.clock() >= deadline:
+                return False
+            time.sleep(poll)
+        return True
 
     @property
     def in_use(self) -> int:

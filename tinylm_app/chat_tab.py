@@ -13,9 +13,6 @@ import contextlib
 import copy
 import dataclasses
 import functools
-import html
-import time
-import weakref
 
 import gradio as gr
 import pandas as pd
@@ -34,8 +31,7 @@ from tinylm.chat import (
     reply_stream,
     reply_text,
 )
-from tinylm.checkpoint import Checkpoint, CheckpointError, describe_checkpoint
-from tinylm.compare import show_whitespace
+from tinylm.checkpoint import Checkpoint, CheckpointError
 from tinylm.fields import parse_number
 from tinylm.live import TrainingSlots, chunk_by_time
 from tinylm.plots import loss_frame
@@ -44,6 +40,7 @@ from tinylm.sample import sampling_settings
 from tinylm.tokenizer import IM_END, IM_SEP, IM_START
 from tinylm.train import TrainConfig
 from tinylm_app.guard import Dataframe, Number, Slider, examples, refuse, sentence
+from tinylm_app.html import PROGRESS_CSS, escape, model_line, plural, progress_html, token_label
 from tinylm_app.limits import (
     MAX_CONCURRENT_FINETUNES,
     MAX_CONVERSATIONS,
@@ -69,7 +66,6 @@ UPDATE_EVERY = 0.33  # seconds between loss-chart updates while fine-tuning
 BUSY = "The fine-tuner is busy: {n} fine-tunings are running, the limit on this shared machine. Try again in a minute."
 
 _slots = TrainingSlots(MAX_CONCURRENT_FINETUNES, max_hold_seconds=MAX_FINETUNE_SECONDS + 120)
-_in_training = weakref.WeakSet()  # models whose fine-tuning is still running (Stop waits for it to end)
 
 EXAMPLES = ["hi", "What is 12 + 7?", "Spell horse backwards.", "What letter comes after k?",
             "How many letters are in horse?", "What is the capital of France?"]
@@ -89,7 +85,7 @@ continue until it writes `{IM_END}`. The shipped model knows letters, short word
 the examples) and says *I do not know.* to the rest: it is far too small to know anything about the world.
 """
 
-CSS = """
+CSS = PROGRESS_CSS + """
 .chat-tokens { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; line-height: 2.2;
                word-break: break-all; padding: 10px; min-height: 4em; border-radius: 8px;
                border: 1px solid var(--border-color-primary); background: #fff; color: #1f2328; }
@@ -103,27 +99,7 @@ CSS = """
 .legend { font-size: 13px; margin-top: 6px; color: var(--body-text-color-subdued); }
 .legend .t { color: #1f2328; padding: 1px 6px; margin-left: 4px; }
 .hint { color: var(--body-text-color-subdued); font-size: 13px; }
-.bar { height: 10px; border-radius: 5px; background: #e5e7eb; overflow: hidden; margin: 4px 0 6px; }
-.bar > div { height: 100%; background: linear-gradient(90deg, #6366f1, #ec4899); transition: width .3s; }
-.line { font-size: 14px; color: var(--body-text-color); font-variant-numeric: tabular-nums; }
-.problems { font-size: 13px; color: #9a3412; margin: 4px 0 0; }
 """
-
-
-def _escape(text: str) -> str:
-    """HTML-escape, and keep ``${`` and braces from reading as gr.HTML template syntax."""
-    return html.escape(text).replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;")
-
-
-def _token_text(tok, token_id: int) -> str:
-    """One token as text, whitespace made visible (· space, ↵ line break)."""
-    return show_whitespace(tok.decode([token_id])) or "∅"
-
-
-def _model_line(ckpt: Checkpoint) -> str:
-    d = describe_checkpoint(ckpt)
-    return (f"**{d['name']}** · {d['model'].upper()} · {d['tokenizer']} tokenizer ({d['vocab_size']:,} tokens) · "
-            f"context {d['block_size']} tokens · {d['params']:,} parameters")
 
 
 def _tokens_html(tok, messages, unread: int = 0) -> str:
@@ -143,12 +119,12 @@ def _tokens_html(tok, messages, unread: int = 0) -> str:
             kind = "assistant" if m else "role" if in_header else "user"
         css = f"t {kind}{' trained' if m else ''}{' unread' if n < unread else ''}"
         title = f"id {i} · {'trained on (mask 1)' if m else 'read, not trained on (mask 0)'}"
-        chips.append(f"<span class='{css}' title='{title}'>{_escape(_token_text(tok, i))}</span>")
+        chips.append(f"<span class='{css}' title='{title}'>{escape(token_label(tok.decode([i])))}</span>")
     legend = ("<span class='t special'>special</span><span class='t role'>role</span>"
               "<span class='t user'>user</span><span class='t assistant trained'>assistant · trained on</span>")
     faded = f" Faded: {unread} tokens that no longer fit in the context." if unread else ""
     return (f"<div class='chat-tokens'>{''.join(chips)}</div><div class='legend'>{len(messages)} messages, {len(ids)} tokens, "
-            f"{sum(mask)} trained on (mask = 1, underlined): the assistant's words and the {_escape(IM_END)} that "
+            f"{sum(mask)} trained on (mask = 1, underlined): the assistant's words and the {escape(IM_END)} that "
             f"ends them.{faded} {legend}</div>")
 
 
@@ -158,18 +134,10 @@ def _tokens_html_empty() -> str:
 
 def _probs_frame(tok, tokens) -> pd.DataFrame:
     """The last reply token by token: its probability and the model's likeliest alternatives."""
-    rows = [(n, _token_text(tok, t.id), f"{t.prob:.1%}",
-             "  ".join(f"{_token_text(tok, i)} {p:.1%}" for i, p in t.alternatives))
+    rows = [(n, token_label(tok.decode([t.id])), f"{t.prob:.1%}",
+             "  ".join(f"{token_label(tok.decode([i]))} {p:.1%}" for i, p in t.alternatives))
             for n, t in enumerate(tokens, 1)]
     return pd.DataFrame(rows, columns=PROB_COLUMNS).astype({"#": "int64"})
-
-
-def _progress_html(fraction: float, line: str, problems: list[str] = ()) -> str:
-    shown = "".join(f"<div>⚠ {_escape(p)}</div>" for p in problems[:10])
-    more = f"<div>… and {len(problems) - 10} more</div>" if len(problems) > 10 else ""
-    bad = f"<div class='problems'>{shown}{more}</div>" if problems else ""
-    return (f"<div class='bar'><div style='width:{100 * min(max(fraction, 0), 1):.1f}%'></div></div>"
-            f"<div class='line'>{line}</div>{bad}")
 
 
 def _compare_frame(compared, after=None) -> pd.DataFrame:
@@ -251,7 +219,7 @@ def respond(message, history, which, max_new_tokens, temperature, top_k, top_p, 
             yield gr.skip(), conversation, gr.skip(), gr.skip(), gr.skip()
     except ValueError as err:
         raise gr.Error(str(err)) from err
-    notes = [f"{_model_line(ckpt)} · {len(tokens)} tokens"]
+    notes = [f"{model_line(ckpt)} · {len(tokens)} tokens"]
     if unread:
         notes.append(f"⚠ The conversation is longer than the model's context of {block_size} tokens: it read only "
                      f"the latest messages (the faded tokens below were dropped).")
@@ -339,29 +307,28 @@ def finetune_stream(jsonl, pairs, seconds, shipped, request: gr.Request = None):
     config = TrainConfig(max_steps=10**6, max_seconds=seconds, batch_size=32, learning_rate=1e-3, eval_interval=50)
     skip, history = gr.skip, []  # skip(): leave that output as it is
     try:
-        _in_training.add(tuned.model)
+        _slots.trains(ticket, tuned.model)
         asking = f"Answering {min(len(conversations), MAX_COMPARED)} of your prompts before training…"
-        yield tuned, skip(), skip(), _progress_html(0, asking, problems), None, skip(), skip()  # None clears the chart
+        yield tuned, skip(), skip(), progress_html(0, asking, problems), None, skip(), skip()  # None clears the chart
         compared = [(c[:-1], c[-1]["content"], _answer(base, c[:-1])) for c in conversations[:MAX_COMPARED]]
-        starting = _progress_html(0, f"Fine-tuning on {len(conversations)} conversations…", problems)
+        starting = progress_html(0, f"Fine-tuning on {len(conversations)} conversations…", problems)
         yield skip(), skip(), skip(), starting, skip(), _compare_frame(compared), compared
         with contextlib.closing(finetune(tuned.model, tok, conversations, config)) as metrics:
             for chunk in chunk_by_time(metrics, UPDATE_EVERY):
                 history += chunk
                 tuned.info["steps"] = history[-1]["step"]
-                line = _progress_html(history[-1]["elapsed"] / seconds, _finetune_line(history[-1], seconds), problems)
+                line = progress_html(history[-1]["elapsed"] / seconds, _finetune_line(history[-1], seconds), problems)
                 yield skip(), skip(), skip(), line, loss_frame(history), skip(), skip()
     except ValueError as err:
         raise gr.Error(str(err)) from err
     finally:
         _slots.release(ticket)  # also when Stop closes this generator
-        _in_training.discard(tuned.model)
     tuned.info.update(val_loss=history[-1]["val_loss"] if history else None, finished=True)
     after = [_answer(tuned, prompt) for prompt, _, _ in compared]
     line = (_finetune_line(history[-1], seconds) + " · done. <b>my fine-tuned model</b> now answers in the chat."
             if history else "No training step fitted in the time.")
     yield (skip(), dataclasses.replace(tuned), gr.update(choices=MODEL_CHOICES, value=TUNED),
-           _progress_html(1.0, line, problems), skip(), _compare_frame(compared, after), skip())
+           progress_html(1.0, line, problems), skip(), _compare_frame(compared, after), skip())
 
 
 def stop_finetune(tuned, compared):
@@ -370,15 +337,13 @@ def stop_finetune(tuned, compared):
     ``tuned`` is the model that was in training; it becomes the session's fine-tuned model.
     """
     if tuned is None or tuned.info.get("finished"):
-        return gr.skip(), gr.skip(), _progress_html(0, "Nothing to stop."), gr.skip()
-    deadline = time.monotonic() + UPDATE_EVERY + 5  # the trainer stops at its next update, a moment away
-    while tuned.model in _in_training and time.monotonic() < deadline:
-        time.sleep(0.05)
+        return gr.skip(), gr.skip(), progress_html(0, "Nothing to stop."), gr.skip()
+    _slots.wait_until_stopped(tuned.model, timeout=UPDATE_EVERY + 5)  # it stops at its next update, a moment away
     tuned.info["finished"] = True
     after = [_answer(tuned, prompt) for prompt, _, _ in compared]
-    line = (f"Stopped after {tuned.info.get('steps', 0):,} steps. <b>my fine-tuned model</b> keeps what it learned "
+    line = (f"Stopped after {plural(tuned.info.get('steps', 0), 'step')}. <b>my fine-tuned model</b> keeps what it learned "
             "and now answers in the chat.")
-    return (dataclasses.replace(tuned), gr.update(choices=MODEL_CHOICES, value=TUNED), _progress_html(1.0, line),
+    return (dataclasses.replace(tuned), gr.update(choices=MODEL_CHOICES, value=TUNED), progress_html(1.0, line),
             _compare_frame(compared, after) if compared else gr.skip())
 
 
@@ -442,7 +407,7 @@ def build(model: Checkpoint | None = None) -> gr.Blocks:
                     finetune_button = gr.Button("Fine-tune", variant="primary", scale=3)
                     stop_button = gr.Button("Stop", variant="stop", scale=1)
             with gr.Column(scale=3, min_width=360):
-                progress = gr.HTML(_progress_html(0, "Press <b>Fine-tune</b> to start."), css_template=CSS,
+                progress = gr.HTML(progress_html(0, "Press <b>Fine-tune</b> to start."), css_template=CSS,
                                    js_on_load=None)
                 # starts as None: a LinePlot whose first table is empty draws no lines later (Gradio 6.31)
                 loss_plot = gr.LinePlot(None, x="step", y="loss", color="curve", height=260,

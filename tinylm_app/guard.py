@@ -172,9 +172,15 @@ def examples(samples: list[str], target: gr.Textbox, label: str = "Try") -> Data
     return dataset
 
 
-def _check_inputs(args: tuple, inputs: list) -> None:
-    """Text and JSON that reached an event, held to the limits of the components they came through."""
-    for component, value in zip(inputs, args):
+def _check_inputs(args: tuple, kwargs: dict, inputs: list, names: list) -> None:
+    """Text and JSON that reached an event, held to the limits of the components they came through.
+
+    ``args`` fill the first of ``inputs``; ``kwargs`` (an event's ``inputs_kwargs``) are matched by
+    ``names``, the parameter name of each input.
+    """
+    by_name = {name: component for name, component in zip(names, inputs) if name}
+    pairs = [*zip(inputs, args), *((by_name[k], v) for k, v in kwargs.items() if k in by_name)]
+    for component, value in pairs:
         label = getattr(component, "label", None) or "a field"
         if isinstance(value, str):
             limit = getattr(component, "max_length", None) or (
@@ -190,8 +196,12 @@ def _check_inputs(args: tuple, inputs: list) -> None:
 # Events
 
 
-def guarded(fn, name: str, inputs: list):
-    """``fn`` that checks its inputs and turns every error into a one-sentence ``gr.Error``."""
+def guarded(fn, name: str, inputs: list, names: list = ()):
+    """``fn`` that checks its inputs and turns every error into a one-sentence ``gr.Error``.
+
+    ``inputs`` are the event's components in order, ``names`` their parameter names (for inputs
+    passed by keyword).
+    """
 
     def fail(error: Exception) -> gr.Error:
         if isinstance(error, gr.Error):
@@ -209,7 +219,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, kwargs, inputs, names)
                 async for item in fn(*args, **kwargs):
                     yield item
             except Exception as error:  # noqa: BLE001  (every error becomes one sentence)
@@ -218,7 +228,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, kwargs, inputs, names)
                 yield from fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -226,7 +236,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, kwargs, inputs, names)
                 return await fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -234,7 +244,7 @@ def guarded(fn, name: str, inputs: list):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, inputs)
+                _check_inputs(args, kwargs, inputs, names)
                 return fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -246,7 +256,8 @@ def guard_events(demo: gr.Blocks) -> None:
     """Wrap every event of ``demo`` with ``guarded`` (once; safe to call again)."""
     for block_fn in demo.fns.values():
         if block_fn.fn is not None and not getattr(block_fn.fn, "guarded", False):
-            block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs)
+            names = [None] * (len(block_fn.inputs) - len(block_fn.input_keyword_names)) + block_fn.input_keyword_names
+            block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs, names)
 
 
 def publish_only(demo: gr.Blocks, documented: set[str]) -> None:

@@ -7,7 +7,6 @@ this file turns them into plotly figures and HTML, with a few sentences beside e
 someone seeing it for the first time. Run it alone with ``python -m tinylm_app.inspect_tab``.
 """
 
-import html
 
 import gradio as gr
 import numpy as np
@@ -16,13 +15,14 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from tinylm_app.guard import Slider
-from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
-from tinylm_app.session import current_model, launch
-from tinylm_app.session import model_state as new_model_state
 from tinylm import inspection as ti
 from tinylm import replay as tr
 from tinylm.edit import dataset_texts
+from tinylm_app.guard import Slider
+from tinylm_app.html import escape, token_label
+from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
+from tinylm_app.session import current_model, launch
+from tinylm_app.session import model_state as new_model_state
 
 CONFUSION_TOKENS = 20  # rows and columns of the confusion matrix: the most frequent next tokens
 ERROR_ROWS = 15  # rows of the top-error table
@@ -85,11 +85,6 @@ CSS = """
 """
 
 
-def _show(text: str) -> str:
-    """A token as a readable label: spaces and line breaks made visible."""
-    return text.replace("\n", "⏎").replace(" ", "␣") or "∅"
-
-
 def _val_ids(ckpt) -> list[int] | None:
     texts = dataset_texts(ckpt.info.get("dataset"))
     if texts is None or not texts[1]:
@@ -109,7 +104,7 @@ def _card(ckpt, ids) -> str:
 
 
 def confusion_figure(conf: ti.Confusion, tokenizer) -> go.Figure:
-    labels = [_show(tokenizer.token_text(t)) for t in conf.tokens]
+    labels = [token_label(tokenizer.token_text(t)) for t in conf.tokens]
     share = conf.matrix / np.maximum(conf.counts[:, None], 1)  # each row as shares of that token's count
     fig = go.Figure(go.Heatmap(
         z=share, x=labels + ["other"], y=labels, colorscale="Blues", zmin=0, zmax=1, customdata=conf.matrix,
@@ -123,9 +118,9 @@ def confusion_figure(conf: ti.Confusion, tokenizer) -> go.Figure:
 
 def errors_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "token": _show(r["token"]), "times it came next": r["count"], "mean loss": round(r["mean_loss"], 3),
+        "token": token_label(r["token"]), "times it came next": r["count"], "mean loss": round(r["mean_loss"], 3),
         "first choice right": f"{r['accuracy']:.0%}",
-        "most common wrong guess": "" if r["predicted_instead"] is None else _show(r["predicted_instead"]),
+        "most common wrong guess": "" if r["predicted_instead"] is None else token_label(r["predicted_instead"]),
         "guessed instead (times)": r["times"]} for r in rows])
 
 
@@ -133,20 +128,20 @@ def surprisal_html(spans: list[dict]) -> str:
     parts = []
     for s in spans:
         if s["loss"] is None:
-            parts.append(f"<span title='(no prediction for the first token)'>{html.escape(s['text'])}</span>")
+            parts.append(f"<span title='(no prediction for the first token)'>{escape(s['text'])}</span>")
             continue
         alpha = min(s["loss"] / LOSS_FOR_RED, 1.0)
-        guesses = ", ".join(f"{_show(t)} {p:.0%}" for t, p in s["top"])
-        tip = html.escape(f"{_show(s['text'])}: loss {s['loss']:.2f} · predicted: {guesses}", quote=True)
+        guesses = ", ".join(f"{token_label(t)} {p:.0%}" for t, p in s["top"])
+        tip = escape(f"{token_label(s['text'])}: loss {s['loss']:.2f} · predicted: {guesses}")
         parts.append(f"<span style='background: rgba(239, 68, 68, {alpha:.2f})' title='{tip}'>"
-                     f"{html.escape(s['text'])}</span>")
+                     f"{escape(s['text'])}</span>")
     mean = np.mean([s["loss"] for s in spans if s["loss"] is not None]) if len(spans) > 1 else float("nan")
     return (f"<div class='surprisal'>{''.join(parts)}</div><div class='legend'>white = expected, red = "
             f"loss ≥ {LOSS_FOR_RED:g} nats · mean loss of these {len(spans) - 1} tokens {mean:.3f}</div>")
 
 
 def embedding_figure(proj: ti.Projection, tokenizer) -> go.Figure:
-    labels = [_show(tokenizer.token_text(i)) for i in range(len(proj.coords))]
+    labels = [token_label(tokenizer.token_text(i)) for i in range(len(proj.coords))]
     many = len(labels) > 300  # beyond that, labels only on hover
     fig = go.Figure(go.Scattergl(
         x=proj.coords[:, 0], y=proj.coords[:, 1], text=labels, mode="markers" if many else "markers+text",
@@ -162,7 +157,7 @@ def attention_figure(att: torch.Tensor, labels: list[str]) -> go.Figure:
     n_layer, n_head, T, _ = att.shape
     fig = make_subplots(rows=n_layer, cols=n_head, horizontal_spacing=0.03, vertical_spacing=0.05,
                         subplot_titles=[f"layer {l} · head {h}" for l in range(n_layer) for h in range(n_head)])
-    ticks = [f"{i}:{_show(t)}" for i, t in enumerate(labels)]
+    ticks = [f"{i}:{token_label(t)}" for i, t in enumerate(labels)]
     for l in range(n_layer):
         for h in range(n_head):
             fig.add_trace(go.Heatmap(z=att[l, h].numpy(), x=ticks, y=ticks, coloraxis="coloraxis",
@@ -179,7 +174,7 @@ def activation_figure(acts: list[torch.Tensor], labels: list[str], units: int = 
     fig = make_subplots(rows=n, cols=2, column_widths=[0.65, 0.35], horizontal_spacing=0.08,
                         subplot_titles=[t for l in range(n) for t in (f"layer {l}: first {min(units, acts[l].size(1))} "
                                                                       f"units x position", f"layer {l}: all units")])
-    ticks = [f"{i}:{_show(t)}" for i, t in enumerate(labels)]
+    ticks = [f"{i}:{token_label(t)}" for i, t in enumerate(labels)]
     for l, a in enumerate(acts):
         fig.add_trace(go.Heatmap(z=a[:, :units].numpy(), y=ticks, colorscale="RdBu", zmid=0, showscale=False,
                                  hovertemplate="%{y}, unit %{x}: %{z:.2f}<extra></extra>"), l + 1, 1)
@@ -234,7 +229,7 @@ def embedding_row(token: str, ckpt):
     vectors = ti.embedding_matrix(ckpt.model)
     row = vectors[token_id].tolist()
     frame = pd.DataFrame([[round(v, 3) for v in row]], columns=[str(i) for i in range(len(row))])
-    near = ", ".join(f"`{_show(tok.token_text(i))}` {s:.2f}" for i, s in ti.nearest_tokens(vectors, token_id))
+    near = ", ".join(f"`{token_label(tok.token_text(i))}` {s:.2f}" for i, s in ti.nearest_tokens(vectors, token_id))
     return frame, (f"Row {token_id} of the embedding table, {len(row)} numbers. "
                    f"Tokens whose rows point the same way (cosine similarity): {near}")
 
@@ -308,7 +303,7 @@ def replay_setup(ckpt):
 
 
 def next_token_figure(top: list[tuple[str, float]]) -> go.Figure:
-    fig = go.Figure(go.Bar(x=[p for _, p in top], y=[_show(t) for t, _ in top], orientation="h", marker_color="#6366f1",
+    fig = go.Figure(go.Bar(x=[p for _, p in top], y=[token_label(t) for t, _ in top], orientation="h", marker_color="#6366f1",
                            hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis=dict(range=[0, 1], tickformat=".0%"),
                       yaxis=dict(autorange="reversed", type="category"), xaxis_title="probability of coming next")

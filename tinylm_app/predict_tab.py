@@ -7,7 +7,6 @@ the Train tab, an uploaded one, or a shipped one. Serves ``/predict`` and ``/gen
 gradio_client. Run it alone with ``python -m tinylm_app.predict_tab``.
 """
 
-import html
 
 import gradio as gr
 
@@ -24,6 +23,7 @@ from tinylm.sample import (
     top_next_tokens,
 )
 from tinylm_app.guard import Number, Slider
+from tinylm_app.html import escape, token_label
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_K, MAX_NEW_TOKENS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
@@ -53,16 +53,6 @@ CSS = """
 """
 
 
-def _escape(text: str) -> str:
-    """HTML-escape, and keep ``${`` and braces from reading as gr.HTML template syntax."""
-    return html.escape(text).replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;")
-
-
-def _visible(token: str) -> str:
-    """A token with its whitespace shown: · for a space, ↵ for a line break, → for a tab."""
-    return token.replace(" ", "·").replace("\n", "↵").replace("\t", "→") or "∅"
-
-
 def _unit(ckpt) -> str:
     return {"split": "words", "char": "characters"}.get(ckpt.tokenizer.kind, "tokens")
 
@@ -81,13 +71,13 @@ def _tokens_html(prompt: str, tokens, words: bool = False) -> str:
 
     ``words``: the tokens are split words, and the space before each is the joiner, not part of it.
     """
-    spans = [f"<span class='prompt'>{_escape(prompt)}</span>"]
+    spans = [f"<span class='prompt'>{escape(prompt)}</span>"]
     for t in tokens:
         css = next(c for low, c, _ in BINS if t.prob >= low)
         space = " " if words and t.token.startswith(" ") else ""
         shown = "↵\n" if t.token == "\n" else t.token[len(space):]
-        spans.append(f"{space}<span class='{css}' title='{_escape(repr(t.token))} · p = {t.prob:.3f} · id {t.id}'>"
-                      f"{_escape(shown)}</span>")
+        spans.append(f"{space}<span class='{css}' title='{escape(repr(t.token))} · p = {t.prob:.3f} · id {t.id}'>"
+                      f"{escape(shown)}</span>")
     legend = "".join(f"<span class='{c}'>{label}</span>" for _, c, label in BINS)
     return f"<div class='tokens'>{''.join(spans)}</div><div class='legend'>the model's probability for each token:{legend}</div>"
 
@@ -104,8 +94,8 @@ def show_next(text: str, k, ckpt):
         reads = context_tokens(ckpt.model, ckpt.tokenizer, text or "")
         candidates = top_next_tokens(ckpt.model, ckpt.tokenizer, text or "", k)
     except (UnknownTokenError, ValueError) as err:  # shown in place: this runs on every keystroke
-        return f"<div class='error'>⚠ {_escape(str(err))}. Change or remove them to see predictions.</div>", candidates_frame([])
-    chips = "".join(f"<span class='chip'>{_escape(_visible(t))}</span>" for t in reads)
+        return f"<div class='error'>⚠ {escape(str(err))}. Change or remove them to see predictions.</div>", candidates_frame([])
+    chips = "".join(f"<span class='chip'>{escape(token_label(t))}</span>" for t in reads)
     start = " (an empty context starts at a line break)" if not text else ""
     return f"<div class='reads'>The model reads{start}: {chips}</div>", candidates_frame(candidates)
 

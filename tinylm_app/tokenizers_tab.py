@@ -5,7 +5,6 @@ reports into coloured token spans. Also serves the ``/tokenize`` API. Run it alo
 ``python -m tinylm_app.tokenizers_tab``.
 """
 
-import html
 
 import gradio as gr
 import pandas as pd
@@ -22,6 +21,7 @@ from tinylm.compare import (
 )
 from tinylm.data import list_datasets
 from tinylm_app.guard import Slider, examples
+from tinylm_app.html import escape
 from tinylm_app.limits import MAX_BPE_MERGES, MAX_TOKENIZE_CHARS
 from tinylm_app.session import launch
 
@@ -86,11 +86,6 @@ sub { font-size: 10px; color: #57606a; margin-left: 1px; }
 """
 
 
-def _escape(text: str) -> str:
-    """HTML-escape, and keep ``${`` and ``{{`` from reading as template syntax."""
-    return html.escape(text).replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;")
-
-
 def _line_breaks(raw: str) -> str:
     return "<br>" * raw.count("\n")  # after a "↵", so the tokens keep the text's lines
 
@@ -103,7 +98,7 @@ def _stats_html(report: TokenizationReport, asked_vocab: int) -> str:
     if report.kind in ("split", "char"):
         what = "words" if report.kind == "split" else "characters"
         if report.unknown:
-            listed = " ".join(f"<span class='unkword'>{_escape(show_whitespace(u))}</span>"
+            listed = " ".join(f"<span class='unkword'>{escape(show_whitespace(u))}</span>"
                               for u in report.unknown[:12])
             more = f" and {len(report.unknown) - 12} more" if len(report.unknown) > 12 else ""
             parts.append(f"<span class='error'>{len(report.unknown)} unknown {what}</span>: {listed}{more}")
@@ -120,11 +115,11 @@ def report_html(report: TokenizationReport, text: str, show_ids: bool, asked_voc
     for k, (span, shown) in enumerate(zip(report.spans[:MAX_SHOWN_TOKENS], report.tokens)):
         if span.start > end:  # text no token covers (split drops whitespace)
             gap = text[end:span.start]
-            out.append(f"<span class='gap'>{_escape(show_whitespace(gap))}</span>{_line_breaks(gap)}")
+            out.append(f"<span class='gap'>{escape(show_whitespace(gap))}</span>{_line_breaks(gap)}")
         css = "special" if span.special else "unk" if span.unknown else f"c{k % 5}"
         title = f"id {span.id}" + (" = <|unk|>: not in the vocabulary" if span.unknown else "")
         ids = f"<sub>{span.id}</sub>" if show_ids else ""
-        out.append(f"<span class='tok {css}' title='{_escape(title)}'>{_escape(shown)}{ids}</span>")
+        out.append(f"<span class='tok {css}' title='{escape(title)}'>{escape(shown)}{ids}</span>")
         out.append(_line_breaks(span.text) if span.end > end else "")  # byte pieces share one character
         end = max(end, span.end)
     if report.n_tokens > MAX_SHOWN_TOKENS:
@@ -141,8 +136,8 @@ def compare(text: str, vocab_from: str, vocab_size: float, show_ids: bool) -> li
     try:
         reports = compare_tokenizers(text, _corpus(vocab_from, text), vocab_size)
     except (ValueError, OSError) as err:  # CompareError, TokenizerError, a dataset file missing
-        gr.Warning(_escape(str(err)))  # the modal renders HTML
-        return [f"<div class='stats error'>{_escape(str(err))}</div>"] * len(COMPARE_KINDS)
+        gr.Warning(escape(str(err)))  # the modal renders HTML
+        return [f"<div class='stats error'>{escape(str(err))}</div>"] * len(COMPARE_KINDS)
     return [report_html(r, text, show_ids, int(vocab_size)) for r in reports]
 
 
@@ -216,7 +211,7 @@ def _chips_html(tokens: list, new_token=None) -> str:
         css = "special" if isinstance(token, str) else f"c{k % 5}"
         mark = " style='outline: 2px solid #1f6feb'" if token == new_token else ""
         shown = bpe.show_token(token)
-        out.append(f"<span class='tok {css}'{mark}>{_escape(shown)}</span>{'<br>' * shown.count('↵')}")
+        out.append(f"<span class='tok {css}'{mark}>{escape(shown)}</span>{'<br>' * shown.count('↵')}")
     if len(tokens) > MAX_SHOWN_TOKENS:
         out.append(f"<span class='note'> … and {len(tokens) - MAX_SHOWN_TOKENS:,} more tokens</span>")
     return "<div class='tokens'>" + "".join(out) + "</div>"
@@ -228,7 +223,7 @@ def learn_bpe_steps(text: str, n_merges):
         steps = bpe.bpe_steps(text, int(n_merges))
     except ValueError as err:  # said in place: this also runs as the text is typed
         return None, gr.update(maximum=1, value=0), pd.DataFrame(), pd.DataFrame({"merges": [], "tokens": []}), (
-            f"<div class='stats error'>{_escape(str(err))}</div>")
+            f"<div class='stats error'>{escape(str(err))}</div>")
     table = pd.DataFrame({"merge": range(1, len(steps.merges) + 1),
                           "pair": [" + ".join(p) for p in steps.pairs_shown()], "seen": steps.counts,
                           "new token": [bpe.show_token(m.token) for m in steps.merges],
@@ -251,8 +246,8 @@ def bpe_step_html(steps, n) -> str:
         return f"<div class='stats'>{what}</div>" + _chips_html(steps.tokens_after(0))
     m = steps.merges[n - 1]
     a, b = steps.pairs_shown()[n - 1]
-    what = (f"Merge {n} of {len(steps.merges)}: <b>{_escape(a)}</b> + <b>{_escape(b)}</b> was the most frequent "
-            f"pair, seen {m.count:,} times; it becomes token {m.new_id}, <b>{_escape(bpe.show_token(m.token))}</b>. "
+    what = (f"Merge {n} of {len(steps.merges)}: <b>{escape(a)}</b> + <b>{escape(b)}</b> was the most frequent "
+            f"pair, seen {m.count:,} times; it becomes token {m.new_id}, <b>{escape(bpe.show_token(m.token))}</b>. "
             f"The text is now <b>{count:,}</b> tokens ({steps.tokens_per_step[0] - count:,} fewer than its bytes).")
     return f"<div class='stats'>{what}</div>" + _chips_html(steps.tokens_after(n), m.token)
 

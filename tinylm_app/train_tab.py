@@ -9,9 +9,6 @@ Run it alone with ``python -m tinylm_app.train_tab``.
 
 import contextlib
 import dataclasses
-import html
-import time
-import weakref
 
 import gradio as gr
 
@@ -37,7 +34,8 @@ from tinylm.live import (
 from tinylm.plots import loss_frame
 from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.runs import prepare_run
-from tinylm_app.guard import Number, Slider, refuse
+from tinylm_app.guard import Number, Slider, refuse, sentence
+from tinylm_app.html import PROGRESS_CSS, escape, plural, progress_html
 from tinylm_app.limits import (
     MAX_CONCURRENT_TRAININGS,
     MAX_CORPUS_CHARS,
@@ -66,13 +64,8 @@ BUSY = ("The trainer is busy: {n} trainings are running, the limit on this share
         "minute, or train on your own computer: pip install -r requirements.txt && python -m tinylm train --help")
 
 _slots = TrainingSlots(MAX_CONCURRENT_TRAININGS, max_hold_seconds=MAX_TRAIN_SECONDS + 120)
-_in_training = weakref.WeakSet()  # models whose training is still running (Stop waits for it to end)
 
-CSS = """
-.bar { height: 10px; border-radius: 5px; background: #e5e7eb; overflow: hidden; margin: 4px 0 6px; }
-.bar > div { height: 100%; background: linear-gradient(90deg, #6366f1, #ec4899); transition: width .3s; }
-.line { font-size: 14px; color: var(--body-text-color); font-variant-numeric: tabular-nums; }
-.line b { font-weight: 600; }
+CSS = PROGRESS_CSS + """
 .desc { font-size: 13.5px; line-height: 1.45; color: var(--body-text-color); padding: 2px 4px; }
 .hint { color: var(--body-text-color-subdued); font-size: 13px; }
 pre.sample { white-space: pre-wrap; word-break: break-word; font-family: ui-monospace, Menlo, monospace;
@@ -82,17 +75,8 @@ pre.sample { white-space: pre-wrap; word-break: break-word; font-family: ui-mono
 """
 
 
-def _escape(text: str) -> str:
-    """HTML-escape, and keep ``${`` and braces from reading as gr.HTML template syntax."""
-    return html.escape(text).replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;")
-
-
-def _progress_html(fraction: float, line: str) -> str:
-    return f"<div class='bar'><div style='width:{100 * min(max(fraction, 0), 1):.1f}%'></div></div><div class='line'>{line}</div>"
-
-
 def _sample_html(text: str, title: str) -> str:
-    return f"<div class='hint'>{_escape(title)}</div><pre class='sample'>{_escape(text)}</pre>"
+    return f"<div class='hint'>{escape(title)}</div><pre class='sample'>{escape(text)}</pre>"
 
 
 def _duration(seconds: float) -> str:
@@ -104,7 +88,7 @@ def _show_update(update: TrainingUpdate) -> str:
     """The progress bar and its line: step, speed, losses, time left."""
     m, train = update.metrics, update.checkpoint.info["train"]
     if not m:
-        return _progress_html(0, "Starting… (the first steps are the slowest)")
+        return progress_html(0, "Starting… (the first steps are the slowest)")
     fraction = max(m["step"] / train["max_steps"] if train["max_steps"] >= 1 else 0,
                    m["elapsed"] / train["max_seconds"] if train["max_seconds"] else 0)
     steps = f"step <b>{m['step']:,}</b>" + (f" / {train['max_steps']:,}" if train["max_steps"] >= 1 else "")
@@ -115,12 +99,12 @@ def _show_update(update: TrainingUpdate) -> str:
         parts += [f"done in {_duration(m['elapsed'])}. This model is now used by every tab."]
     else:
         parts += [f"{_duration(update.eta)} left" if update.eta is not None else ""]
-    return _progress_html(1.0 if update.done else fraction, " · ".join(p for p in parts if p))
+    return progress_html(1.0 if update.done else fraction, " · ".join(p for p in parts if p))
 
 
 def _model_card(model, is_default: bool) -> str:
     d = describe_checkpoint(model)
-    trained = f" · trained {int(d['steps']):,} steps on *{d['dataset']}*" if d.get("steps") else ""
+    trained = f" · trained {plural(int(d['steps']), 'step')} on *{d['dataset']}*" if d.get("steps") else ""
     val = f" · val loss {d['val_loss']:.3f}" if d.get("val_loss") is not None else ""
     default = " (the default; train one or pick another below)" if is_default else ""
     return (f"**Current model: {d['name']}**{default}  \n{d['model'].upper()} · {d['tokenizer']} tokenizer "
@@ -137,7 +121,7 @@ def dataset_defaults(name: str):
         config = load_dataset_config(name)
     except ValueError as err:
         raise gr.Error(str(err)) from err
-    return f"<div class='desc'>{_escape(config.description)}</div>", config.tokenizer, config.model, config.block_size
+    return f"<div class='desc'>{escape(config.description)}</div>", config.tokenizer, config.model, config.block_size
 
 
 def show_source(source: str):
@@ -152,11 +136,11 @@ def show_sizes(model: str, tokenizer: str, budget: str):
             gr.update(visible=tokenizer in ("split", "bpe")), gr.update(visible=budget == "steps"))
 
 
-def _parse_fields(tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head, budget, steps,
-                  batch_size, learning_rate) -> dict:
-    """The typed fields as numbers within the limits, or a ValueError naming the field."""
+def _parse_fields(form: dict) -> dict:
+    """The form's typed fields as numbers within the limits, or a ValueError naming the field."""
+    tokenizer, model, budget, vocab_size = form["tokenizer"], form["model"], form["budget"], form["vocab_size"]
     if budget == "steps":
-        steps, seconds = parse_number(steps, "steps", 1, MAX_STEPS), MAX_TRAIN_SECONDS
+        steps, seconds = parse_number(form["steps"], "steps", 1, MAX_STEPS), MAX_TRAIN_SECONDS
     elif budget in TIME_BUDGETS:
         steps, seconds = None, min(TIME_BUDGETS[budget], MAX_TRAIN_SECONDS)
     else:
@@ -166,12 +150,12 @@ def _parse_fields(tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_
     vocab = None
     if tokenizer in ("split", "bpe") and vocab_size not in (None, "", 0):
         vocab = parse_number(vocab_size, "vocab size", 7 if tokenizer == "split" else 261, MAX_VOCAB)
-    sizes = model_sizes(model, parse_number(block_size, "block size (context)", 1, 256),
-                        parse_number(n_embd, "n_embd", 2, 512), parse_number(n_hidden, "n_hidden", 2, 2048),
-                        parse_number(n_layer, "n_layer", 1, 8), parse_number(n_head, "n_head", 1, 16))
+    sizes = model_sizes(model, parse_number(form["block_size"], "block size (context)", 1, 256),
+                        parse_number(form["n_embd"], "n_embd", 2, 512), parse_number(form["n_hidden"], "n_hidden", 2, 2048),
+                        parse_number(form["n_layer"], "n_layer", 1, 8), parse_number(form["n_head"], "n_head", 1, 16))
     return dict(tokenizer=tokenizer, vocab_size=vocab, model=model, sizes=sizes, steps=steps, seconds=seconds,
-                batch_size=parse_number(batch_size, "batch size", 1, 256),
-                learning_rate=parse_number(learning_rate, "learning rate", 1e-6, 1.0, integer=False))
+                batch_size=parse_number(form["batch_size"], "batch size", 1, 256),
+                learning_rate=parse_number(form["learning_rate"], "learning rate", 1e-6, 1.0, integer=False))
 
 
 def _session(request: gr.Request | None) -> object:
@@ -179,14 +163,12 @@ def _session(request: gr.Request | None) -> object:
     return getattr(request, "session_hash", None) or object()
 
 
-def _training(session, source, dataset, upload, text, tokenizer, vocab_size, model, block_size, n_embd, n_hidden,
-              n_layer, n_head, budget, steps, batch_size, learning_rate):
-    """The run's TrainingUpdates, holding one of the shared training slots while it lasts (one per session)."""
-    try:
-        fields = _parse_fields(tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head, budget,
-                               steps, batch_size, learning_rate)
-    except ValueError as err:
-        raise gr.Error(str(err)) from err
+def _training(session, form: dict):
+    """The run's TrainingUpdates, holding one of the shared training slots while it lasts (one per session).
+
+    ``form`` holds the Train tab's fields by name (source, dataset, ..., learning_rate), as typed.
+    """
+    fields = _parse_fields(form)
     if _slots.holds(session):
         raise refuse("This session is already training a model: stop it first, or wait for it to finish")
     ticket, run = _slots.try_acquire(session), None
@@ -194,44 +176,43 @@ def _training(session, source, dataset, upload, text, tokenizer, vocab_size, mod
         raise gr.Error(BUSY.format(n=MAX_CONCURRENT_TRAININGS), title="Busy", print_exception=False)
     try:
         try:  # loading, tokenizing and the first batch are where a user's text can be wrong
-            corpus = app_corpus(source, dataset, upload, text, max_chars=MAX_CORPUS_CHARS)
+            corpus = app_corpus(form["source"], form["dataset"], form["upload"], form["text"], MAX_CORPUS_CHARS)
             run = prepare_run(app_run_config(corpus, **fields), corpus)
             check_run_limits(run, MAX_PARAMS, MAX_LOGITS)
-            _in_training.add(run.model)
+            _slots.trains(ticket, run.model)
             with contextlib.closing(live_training(run, UPDATE_EVERY, SAMPLE_EVERY, SAMPLE_TOKENS)) as updates:
                 yield from updates
-        except (ValueError, OSError) as err:  # TokenizerError, CheckpointError and friends are ValueErrors
-            raise gr.Error(str(err)) from err
+        except OSError as err:  # a dataset file that cannot be read (ValueErrors say what to change already)
+            raise refuse(str(err)) from err
     finally:
         _slots.release(ticket)  # also when the Stop button closes this generator
-        if run is not None:
-            _in_training.discard(run.model)
 
 
-def train(source, dataset, upload, text, tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head,
-          budget, steps, batch_size, learning_rate, ckpt, request: gr.Request = None):
+def train(ckpt, request: gr.Request = None, **form):
     """The Train button: stream progress, the loss chart and samples; the model goes into the session.
+
+    ``form``: the tab's fields by name, passed by keyword (the event's inputs_kwargs, see build).
 
     Yields (model_state, progress, loss chart, sample). The first update puts the live model into
     the session, so Stop keeps whatever it has learned; the last puts a fresh copy of the
     checkpoint there, which tells every tab that the model changed.
     """
-    yield gr.skip(), _progress_html(0, "Preparing the data and the tokenizer…"), gr.skip(), gr.skip()
+    yield gr.skip(), progress_html(0, "Preparing the data and the tokenizer…"), gr.skip(), gr.skip()
     try:
-        for update in _training(_session(request), source, dataset, upload, text, tokenizer, vocab_size, model,
-                                block_size, n_embd, n_hidden, n_layer, n_head, budget, steps, batch_size, learning_rate):
+        for update in _training(_session(request), form):
             if not update.metrics:  # before the first step: hand the live model to the session
                 yield update.checkpoint, _show_update(update), None, gr.skip()  # None clears the chart
                 continue
             state = dataclasses.replace(update.checkpoint) if update.done else gr.skip()
-            if update.done and training_summary(update)["stopped_by"] == "time" and budget == "steps":
+            if update.done and training_summary(update)["stopped_by"] == "time" and form["budget"] == "steps":
                 gr.Warning(f"Training stopped at the {MAX_TRAIN_SECONDS // 60}-minute limit of this shared machine, "
-                           f"after {update.metrics['step']:,} steps. The model keeps what it learned.")
-            sample = (_sample_html(update.sample, f"What it writes after {update.metrics['step']:,} steps")
+                           f"after {plural(update.metrics['step'], 'step')}. The model keeps what it learned.")
+            sample = (_sample_html(update.sample, f"What it writes after {plural(update.metrics['step'], 'step')}")
                       if update.sample is not None else gr.skip())
             yield state, _show_update(update), loss_frame(update.history), sample
-    except gr.Error as err:  # say it where the progress line was, too
-        problem = _progress_html(0, f"<span style='color:#cf222e'>⚠ {_escape(err.message)}</span>")
+    except (gr.Error, ValueError) as err:  # say it where the progress line was, too
+        message = escape(sentence(getattr(err, "message", err)))
+        problem = progress_html(0, f"<span style='color:#cf222e'>⚠ {message}</span>")
         yield gr.skip(), problem, gr.skip(), gr.skip()
         raise
 
@@ -252,12 +233,12 @@ def train_api(dataset, text, tokenizer, model, block_size, steps, budget, vocab_
         except ValueError as err:
             raise gr.Error(str(err)) from err
         suggested = (config.tokenizer, config.model, config.block_size)
-    tokenizer, model = tokenizer or suggested[0], model or suggested[1]
-    block_size = block_size or suggested[2]
+    form = dict(source="paste" if text else "dataset", dataset=dataset, upload=None, text=text,
+                tokenizer=tokenizer or suggested[0], vocab_size=vocab_size, model=model or suggested[1],
+                block_size=block_size or suggested[2], n_embd=n_embd, n_hidden=n_hidden, n_layer=n_layer,
+                n_head=n_head, budget=budget, steps=steps, batch_size=batch_size, learning_rate=learning_rate)
     update = None
-    for update in _training(_session(request), "paste" if text else "dataset", dataset, None, text, tokenizer,
-                            vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head, budget, steps, batch_size,
-                            learning_rate):
+    for update in _training(_session(request), form):
         # the first yield hands the live model to the session; the empty ones let a client's
         # job.cancel() stop training within a third of a second, keeping what was learned
         yield gr.skip(), update.checkpoint if not update.metrics else gr.skip()
@@ -271,16 +252,14 @@ def stop(ckpt):
     report waits for that, so its step count is the model's.
     """
     if ckpt is None:
-        return gr.skip(), _progress_html(0, "Nothing to stop."), gr.skip()
-    deadline = time.monotonic() + UPDATE_EVERY + 5  # the trainer stops at its next update, a moment away
-    while ckpt.model in _in_training and time.monotonic() < deadline:
-        time.sleep(0.05)
+        return gr.skip(), progress_html(0, "Nothing to stop."), gr.skip()
+    _slots.wait_until_stopped(ckpt.model, timeout=UPDATE_EVERY + 5)  # it stops at its next update, a moment away
     d = describe_checkpoint(ckpt)
     steps = int(d["steps"] or 0)
-    line = f"Stopped after {steps:,} steps. The model keeps what it learned and is now used by every tab."
+    line = f"Stopped after {plural(steps, 'step')}. The model keeps what it learned and is now used by every tab."
     sample = _sample_html(sample_text(ckpt.model, ckpt.tokenizer, SAMPLE_TOKENS, seed=steps),
-                          f"What it writes after {steps:,} steps")
-    return dataclasses.replace(ckpt), _progress_html(1.0, line), sample
+                          f"What it writes after {plural(steps, 'step')}")
+    return dataclasses.replace(ckpt), progress_html(1.0, line), sample
 
 
 def show_model(ckpt):
@@ -372,7 +351,7 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                     train_button = gr.Button("Train", variant="primary", scale=3)
                     stop_button = gr.Button("Stop", variant="stop", scale=1)
             with gr.Column(scale=3, min_width=360):
-                progress = gr.HTML(_progress_html(0, "Press <b>Train</b> to start."), css_template=CSS, js_on_load=None)
+                progress = gr.HTML(progress_html(0, "Press <b>Train</b> to start."), css_template=CSS, js_on_load=None)
                 # starts as None: a LinePlot whose first table is empty draws no lines later (Gradio 6.31)
                 loss_plot = gr.LinePlot(None, x="step", y="loss", color="curve", label="Loss: train (violet), val (pink)",
                                         color_map={"train": "#6366f1", "val": "#ec4899"}, y_title="loss (nats per token)",
@@ -412,9 +391,12 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
         gr.on([model.change, tokenizer.change, budget.change], show_sizes, [model, tokenizer, budget],
               [block_size, n_embd, n_hidden, n_layer, n_head, vocab_size, steps], api_visibility="private",
               show_progress="hidden")
-        fields = [source, dataset, upload, text, tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer,
-                  n_head, budget, steps, batch_size, learning_rate, model_state]
-        train_event = train_button.click(train, fields, [model_state, progress, loss_plot, sample],
+        form = dict(source=source, dataset=dataset, upload=upload, text=text, tokenizer=tokenizer,
+                    vocab_size=vocab_size, model=model, block_size=block_size, n_embd=n_embd, n_hidden=n_hidden,
+                    n_layer=n_layer, n_head=n_head, budget=budget, steps=steps, batch_size=batch_size,
+                    learning_rate=learning_rate)
+        train_event = train_button.click(train, [model_state], [model_state, progress, loss_plot, sample],
+                                         inputs_kwargs=form,
                                          api_name="train_stream", api_visibility="undocumented", show_progress="hidden",
                                          concurrency_limit=MAX_CONCURRENT_TRAININGS + 2, concurrency_id="tinylm-train")
         # cancel first, then report: Gradio cancels an event only once the cancelling one has finished

@@ -9,15 +9,14 @@ the next click. Serves ``/walkthrough``. Run it alone with ``python -m tinylm_ap
 
 import gradio as gr
 
-from tinylm.compare import show_whitespace
 from tinylm.models import model_kind
 from tinylm.walkthrough import Step, Walkthrough, walkthrough
 from tinylm_app.guard import Number, Slider
+from tinylm_app.html import escape, plural, token_label
 from tinylm_app.limits import MAX_WALK_CHARS, MAX_WALK_STEPS
 from tinylm_app.predict_tab import EXAMPLE_CONTEXTS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
-from tinylm_app.tokenizers_tab import _escape
 
 HOW = """## One forward pass, step by step
 Pick a context and a position: this is the path of that one token through the session's model, from
@@ -59,7 +58,7 @@ def _cell(value, scale: float) -> str:
     if value is None:
         return "<td class='masked'>−∞</td>"
     if isinstance(value, str):
-        return f"<td class='text'>{_escape(value)}</td>"
+        return f"<td class='text'>{escape(value)}</td>"
     strength = min(abs(value) / scale, 1.0) if scale else 0.0
     colour = "99, 102, 241" if value < 0 else "249, 115, 22"
     return f"<td style='background: rgba({colour}, {0.55 * strength:.2f})'>{value:g}</td>"
@@ -71,8 +70,8 @@ def table_html(step: Step) -> str:
     scale = max(numbers, default=0.0)
     if values.rows == ["token", "id"]:  # ids are labels, not quantities: no colour
         scale = 0.0
-    head = "".join(f"<th>{_escape(c)}</th>" for c in ["", *values.columns])
-    body = "".join(f"<tr><th>{_escape(r)}</th>{''.join(_cell(v, scale) for v in row)}</tr>"
+    head = "".join(f"<th>{escape(c)}</th>" for c in ["", *values.columns])
+    body = "".join(f"<tr><th>{escape(r)}</th>{''.join(_cell(v, scale) for v in row)}</tr>"
                    for r, row in zip(values.rows, values.data))
     return f"<div class='walk-scroll'><table class='walk-table'><tr>{head}</tr>{body}</table></div>"
 
@@ -85,9 +84,9 @@ def _shape(step: Step) -> str:
 
 def step_html(walk: Walkthrough, index: int) -> str:
     step = walk.steps[index]
-    return (f"<div class='walk-title'>Step {index + 1} of {len(walk.steps)}: {_escape(step.name)}</div>"
-            f"<div class='walk-shape'>{_escape(_shape(step))}</div>"
-            f"<div class='walk-explain'>{_escape(step.explain)}</div>{table_html(step)}")
+    return (f"<div class='walk-title'>Step {index + 1} of {len(walk.steps)}: {escape(step.name)}</div>"
+            f"<div class='walk-shape'>{escape(_shape(step))}</div>"
+            f"<div class='walk-explain'>{escape(step.explain)}</div>{table_html(step)}")
 
 
 def tokens_html(walk: Walkthrough) -> str:
@@ -95,13 +94,13 @@ def tokens_html(walk: Walkthrough) -> str:
     chips = []
     for i, token in enumerate(walk.tokens):
         css = "here" if i == walk.position else "read" if walk.start <= i < walk.position else ""
-        chips.append(f"<span class='{css}' title='position {i}'>{_escape(show_whitespace(token) or '∅')}</span>")
+        chips.append(f"<span class='{css}' title='position {i}'>{escape(token_label(token))}</span>")
     return (f"<div class='walk-tokens'>{''.join(chips)}</div><div class='walk-shape'>position {walk.position} of "
             f"{len(walk.tokens)} tokens (dark); the guess for the next token also reads the blue ones</div>")
 
 
 def next_html(walk: Walkthrough) -> str:
-    rows = "".join(f"<div class='row'><span class='tok'>{_escape(show_whitespace(t['token']))}</span>"
+    rows = "".join(f"<div class='row'><span class='tok'>{escape(token_label(t['token']))}</span>"
                    f"<span class='bar' style='width: {max(1, round(300 * t['prob']))}px'></span>{t['prob']:.1%}</div>"
                    for t in walk.next_tokens)
     return f"<div class='walk-next'><b>After position {walk.position}, the model expects:</b>{rows}</div>"
@@ -126,7 +125,7 @@ def walk_view(context: str, position, step, ckpt, reset_position: bool = False) 
     try:
         walk = walkthrough(ckpt.model, ckpt.tokenizer, context or "", None if reset_position else _position(position))
     except ValueError as err:  # an unknown character, a context too long: said in place, on every keystroke
-        message = f"<div class='walk-error'>⚠ {_escape(str(err))}</div>"
+        message = f"<div class='walk-error'>⚠ {escape(str(err))}</div>"
         return {"step_html": message, "tokens_html": "", "next_html": ""}
     index = min(max(int(step or 1), 1), len(walk.steps)) - 1
     return {
@@ -154,7 +153,7 @@ def model_view(ckpt) -> dict:
     context = EXAMPLE_CONTEXTS.get(model.info.get("dataset"), "")
     kind = {"gpt": "a GPT", "mlp": "an MLP (Bengio et al. 2003)", "bigram": "a bigram model"}[model_kind(model.model)]
     reads = model.model.block_size
-    card = (f"**Model: {model.name}**: {kind} that reads at most {reads} token{'s' if reads > 1 else ''} "
+    card = (f"**Model: {escape(model.name)}**: {kind} that reads at most {plural(reads, 'token')} "
             f"({model.tokenizer.kind} tokenizer, {model.tokenizer.vocab_size:,} tokens).")
     return {"card": card, "context": context, **walk_view(context, None, 1, model, reset_position=True)}
 
