@@ -17,9 +17,9 @@ from tinylm.live import (
     chunk_by_time,
     eta_seconds,
     live_training,
-    model_sizes,
     training_summary,
 )
+from tinylm.models import build_model, config_fields
 from tinylm.plots import candidates_frame, loss_frame
 from tinylm.runs import prepare_run
 
@@ -28,7 +28,7 @@ TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
 
 def tiny_run(steps=6, seconds=None, model="gpt", tokenizer="char"):
     corpus = corpus_from_text(TEXT)
-    sizes = model_sizes(model, block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2)
+    sizes = config_fields(model, block_size=8, n_embd=16, n_hidden=32, n_layer=1 if model == "gpt" else None, n_head=2)
     return prepare_run(app_run_config(corpus, tokenizer, None, model, sizes, steps, seconds, batch_size=4), corpus)
 
 
@@ -71,13 +71,14 @@ def test_app_corpus_refuses_empty_huge_and_binary_text(tmp_path):
     assert app_corpus("dataset", "alphabet").name == "alphabet"
 
 
-def test_model_sizes_keep_what_each_model_has():
-    assert model_sizes("bigram", 8, 16, 32, 2, 2) == {}
-    assert model_sizes("gpt", 8, 16, 32, 2, 2) == dict(block_size=8, n_embd=16, n_layer=2, n_head=2)
+def test_each_model_takes_the_sizes_its_config_has():
+    assert config_fields("bigram", block_size=8, n_embd=16, n_hidden=32, n_layer=2, n_head=2) == {}
+    assert config_fields("gpt", block_size=8, n_embd=16, n_hidden=32, n_layer=2, n_head=2) == dict(
+        block_size=8, n_embd=16, n_layer=2, n_head=2)
+    assert config_fields("mlp", block_size=3, n_embd=16, n_hidden=32, n_layer=None, n_head=2) == dict(
+        block_size=3, n_embd=16, n_hidden=32)
     with pytest.raises(ValueError, match="multiple of n_head"):
-        model_sizes("gpt", 8, 30, 32, 2, 4)
-    with pytest.raises(ValueError, match="unknown model"):
-        model_sizes("rnn", 8, 16, 32, 2, 2)
+        build_model("gpt", vocab_size=10, **config_fields("gpt", n_embd=30, n_head=4))
 
 
 def test_run_limits_refuse_a_model_too_big_for_a_shared_cpu():

@@ -230,7 +230,7 @@ def _example_prompt(ckpt: Checkpoint) -> str:
 def _example_question(ckpt: Checkpoint) -> str:
     """A question for the card's chat example that the tokenizer reads without unknown characters."""
     for candidate in ("What is 2 + 3?", "what is 2 + 3?", "hello", "hi"):
-        if not any(s.unknown for s in ckpt.tokenizer.spans(candidate, allow_special=False)):
+        if not ckpt.tokenizer.unknown_pieces(candidate, allow_special=False):
             return candidate
     return _example_prompt(ckpt)
 

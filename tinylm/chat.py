@@ -223,7 +223,7 @@ def readable_conversations(tokenizer: Tokenizer, conversations: list[list[Messag
     """
     known, problems = [], []
     for c in conversations:
-        unknown = {s.text for m in c for s in tokenizer.spans(m["content"], allow_special=False) if s.unknown}
+        unknown = {u for m in c for u in tokenizer.unknown_pieces(m["content"], allow_special=False)}
         if unknown:
             problems.append(f"skipped {c[0]['content'][:40]!r}: characters this model does not know: "
                             f"{', '.join(repr(u) for u in sorted(unknown))}")

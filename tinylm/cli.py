@@ -27,7 +27,7 @@ from .presets import PRESETS, get_preset
 from .rl import RLConfig, evaluate_chat, rejection_sampling
 from .runs import RunConfig, prepare_run, save_run, train_run
 from .sample import TextStream, generate, prompt_ids
-from .models import model_kind
+from .models import config_fields, model_kind
 from .tokenizer import KINDS, PRETRAINED_KINDS, build_tokenizer
 from .train import TrainConfig, evaluate, seed_everything
 
@@ -72,15 +72,8 @@ def run_config_from_args(args) -> RunConfig:
         return get_preset(args.preset)
     if not args.data:
         raise SystemExit("error: give --preset NAME or --data DATASET")
-    model_config = {k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd", "n_hidden", "dropout",
-                                                "token_dropout") if getattr(args, k) is not None}
-    if args.model == "bigram":
-        model_config = {}
-    elif args.model == "mlp":
-        model_config.pop("n_head", None)
-    else:
-        model_config.pop("n_hidden", None)
-        model_config.pop("token_dropout", None)
+    model_config = config_fields(args.model, **{k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd",
+                                                                            "n_hidden", "dropout", "token_dropout")})
     train = TrainConfig(max_steps=args.steps if args.steps is not None else 1000, batch_size=args.batch_size, learning_rate=args.lr,
                         eval_interval=args.eval_interval, seed=args.seed)
     return RunConfig(dataset=args.data, tokenizer=args.tokenizer, vocab_size=args.vocab_size, model=args.model,
@@ -199,8 +192,7 @@ def cmd_sft(args) -> None:
     user = []
     if args.data:
         user = read_conversations(args.data)
-        unknown = {s.text for c in user for m in c for s in ckpt.tokenizer.spans(m["content"], allow_special=False)
-                   if s.unknown}
+        unknown = {u for c in user for m in c for u in ckpt.tokenizer.unknown_pieces(m["content"], allow_special=False)}
         if unknown:
             shown = ", ".join(repr(u) for u in sorted(unknown)[:20])
             sys.stderr.write(f"warning: not in the model's vocabulary, read as <|unk|>: {shown}\n")

@@ -76,23 +76,6 @@ def app_corpus(source: str, dataset: str | None = None, upload: str | Path | Non
     raise ValueError(f"unknown data source {source!r}; use dataset, upload or paste")
 
 
-def model_sizes(model: str, block_size: int, n_embd: int, n_hidden: int, n_layer: int, n_head: int) -> dict:
-    """The config overrides that apply to ``model``: a bigram has none, the MLP no heads, the GPT no n_hidden.
-
-    >>> model_sizes("mlp", block_size=3, n_embd=48, n_hidden=512, n_layer=4, n_head=4)
-    {'block_size': 3, 'n_embd': 48, 'n_hidden': 512}
-    """
-    if model == "bigram":
-        return {}
-    if model == "mlp":
-        return {"block_size": block_size, "n_embd": n_embd, "n_hidden": n_hidden}
-    if model == "gpt":
-        if n_embd % n_head:
-            raise ValueError(f"n_embd ({n_embd}) must be a multiple of n_head ({n_head}): each head gets n_embd / n_head numbers")
-        return {"block_size": block_size, "n_embd": n_embd, "n_layer": n_layer, "n_head": n_head}
-    raise ValueError(f"unknown model {model!r}; choose bigram, mlp or gpt")
-
-
 def app_run_config(corpus: Corpus, tokenizer: str, vocab_size: int | None, model: str, sizes: dict,
                    steps: int | None, seconds: float | None, batch_size: int = 32,
                    learning_rate: float = 3e-3) -> RunConfig:

@@ -149,12 +149,10 @@ def prompt_ids(tokenizer, text: str, allow_unknown: bool = False) -> list[int]:
     if not text:
         newline = tokenizer.encode("\n")
         return newline if len(newline) == 1 and tokenizer.decode(newline) == "\n" else [tokenizer.eot_id]
-    spans = tokenizer.spans(text)
-    unknown = [s.text for s in spans if s.unknown]
+    unknown = tokenizer.unknown_pieces(text)
     if unknown and not allow_unknown:
-        shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
-        raise UnknownTokenError(f"not in this model's {tokenizer.kind} vocabulary: {shown}")
-    return [s.id for s in spans]
+        raise UnknownTokenError(f"not in this model's {tokenizer.kind} vocabulary: {', '.join(map(repr, unknown))}")
+    return tokenizer.encode(text)
 
 
 @torch.no_grad()

@@ -88,6 +88,15 @@ class Tokenizer:
     def spans(self, text: str, allow_special: bool = True) -> list[Span]:
         raise NotImplementedError
 
+    def unknown_pieces(self, text: str, allow_special: bool = True) -> list[str]:
+        """The distinct pieces of ``text`` this vocabulary lacks, in reading order (each would read as
+        ``<|unk|>``); always none for a byte-level tokenizer.
+
+        >>> CharTokenizer.from_corpus("abc").unknown_pieces("cab, bad")
+        [',', ' ', 'd']
+        """
+        return list(dict.fromkeys(s.text for s in self.spans(text, allow_special) if s.unknown))
+
     # --- vocabulary ----------------------------------------------------------------------
     @property
     def vocab_size(self) -> int:

@@ -179,9 +179,9 @@ def _conversation(tok, block_size: int, room: int, message: str, history) -> lis
     message = (message or "").strip()
     if not message:
         raise gr.Error("Type a message first.", print_exception=False)
-    unknown = [s.text for s in tok.spans(message, allow_special=False) if s.unknown]
+    unknown = tok.unknown_pieces(message, allow_special=False)
     if unknown:
-        shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
+        shown = ", ".join(map(repr, unknown))
         raise gr.Error(f"This model does not know these characters: {shown}. It reads only the characters it "
                        "learned from; write the message without them.", print_exception=False)
     alone = [{"role": "user", "content": message}]

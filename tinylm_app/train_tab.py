@@ -20,6 +20,7 @@ from tinylm.checkpoint import (
 )
 from tinylm.data import list_datasets, load_dataset_config
 from tinylm.fields import parse_number
+from tinylm.models import config_fields
 from tinylm.live import (
     TrainingSlots,
     TrainingUpdate,
@@ -27,7 +28,6 @@ from tinylm.live import (
     app_run_config,
     check_run_limits,
     live_training,
-    model_sizes,
     sample_text,
     training_summary,
 )
@@ -150,9 +150,14 @@ def _parse_fields(form: dict) -> dict:
     vocab = None
     if tokenizer in ("split", "bpe") and vocab_size not in (None, "", 0):
         vocab = parse_number(vocab_size, "vocab size", 7 if tokenizer == "split" else 261, MAX_VOCAB)
-    sizes = model_sizes(model, parse_number(form["block_size"], "block size (context)", 1, 256),
-                        parse_number(form["n_embd"], "n_embd", 2, 512), parse_number(form["n_hidden"], "n_hidden", 2, 2048),
-                        parse_number(form["n_layer"], "n_layer", 1, 8), parse_number(form["n_head"], "n_head", 1, 16))
+    if model not in [value for _, value in MODELS]:
+        raise ValueError(f"unknown model {model!r}; choose bigram, mlp or gpt")
+    gpt = model == "gpt"  # the fields the form shows for it (see show_sizes): n_layer and n_head are the GPT's
+    sizes = config_fields(model, block_size=parse_number(form["block_size"], "block size (context)", 1, 256),
+                          n_embd=parse_number(form["n_embd"], "n_embd", 2, 512),
+                          n_hidden=parse_number(form["n_hidden"], "n_hidden", 2, 2048),
+                          n_layer=parse_number(form["n_layer"], "n_layer", 1, 8) if gpt else None,
+                          n_head=parse_number(form["n_head"], "n_head", 1, 16) if gpt else None)
     return dict(tokenizer=tokenizer, vocab_size=vocab, model=model, sizes=sizes, steps=steps, seconds=seconds,
                 batch_size=parse_number(form["batch_size"], "batch size", 1, 256),
                 learning_rate=parse_number(form["learning_rate"], "learning rate", 1e-6, 1.0, integer=False))

@@ -38,6 +38,23 @@ def make_config(kind: str, **overrides):
     return config
 
 
+def config_fields(kind: str, **values) -> dict:
+    """The ``values`` that ``kind``'s config has, None meaning "not given".
+
+    A form or a command line offers every size; each model takes the ones its config has (the
+    vocabulary comes from the tokenizer, and a bigram's context is always one token).
+
+    >>> config_fields("mlp", block_size=3, n_embd=48, n_head=4, n_layer=None)
+    {'block_size': 3, 'n_embd': 48}
+    >>> config_fields("bigram", block_size=8, n_embd=16)
+    {}
+    """
+    if kind not in MODELS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODELS)}")
+    settable = {f.name for f in fields(MODELS[kind][1]) if f.name != "vocab_size" and not f.metadata.get("fixed")}
+    return {k: v for k, v in values.items() if k in settable and v is not None}
+
+
 def check_config(config) -> None:
     """Refuse a config no model can be built from, naming the field (a config may come from a file).
 
@@ -105,4 +122,4 @@ def count_params(model: nn.Module) -> int:
 
 
 __all__ = ["Bigram", "BigramConfig", "MLP", "MLPConfig", "GPT", "GPTConfig", "KVCache", "MODELS",
-           "make_config", "check_config", "size_of", "build_model", "model_kind", "model_config", "count_params"]
+           "make_config", "config_fields", "check_config", "size_of", "build_model", "model_kind", "model_config", "count_params"]

@@ -6,7 +6,7 @@ probability distribution. Counting bigrams in a corpus and taking logs gives thi
 form; gradient descent finds the same thing, which makes it the easiest model to edit by hand.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 @dataclass
 class BigramConfig:
     vocab_size: int = 65  # number of distinct tokens
-    block_size: int = 1  # tokens of context the model looks at (always 1 for a bigram)
+    block_size: int = field(default=1, metadata={"fixed": True})  # tokens of context: always 1 for a bigram
 
 
 class Bigram(nn.Module):
