@@ -20,6 +20,7 @@ from tinylm.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from tinylm.hf import HubError, export_transformers, import_transformers
 from tinylm.hub import push_to_hub
 from tinylm.models import build_model
+from tinylm.sample import continue_text
 from tinylm.tokenizer import IM_END, IM_SEP, IM_START, build_tokenizer
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 10
@@ -85,10 +86,9 @@ def test_pipeline_loads_the_export_offline(exported):
     prompt = ckpt.tokenizer.encode("the cat")
     ids = generate("the cat", max_new_tokens=3, do_sample=False, return_tensors=True)[0]["generated_token_ids"]
     ids = list(ids)
-    # greedy decoding there = argmax of tinylm's logits here, token by token
-    expected = list(prompt)
-    for _ in range(len(ids) - len(prompt)):
-        expected.append(int(ckpt.model(torch.tensor([expected]))[0][0, -1].argmax()))
+    # greedy decoding there = tinylm's greedy continuation here, token by token (special tokens
+    # suppressed in both: the export's generation config says which)
+    expected = prompt + [t.id for t in continue_text(ckpt.model, ckpt.tokenizer, "the cat", 3, temperature=0)]
     assert len(ids) > len(prompt) and ids == expected
 
 

@@ -101,7 +101,8 @@ def test_eta_follows_the_pace_or_the_clock():
 
 def test_live_training_holds_the_live_model_from_the_first_update():
     run = tiny_run(steps=6)
-    updates = list(live_training(run, update_every=0, sample_every=0, sample_tokens=5, val_every=0, max_share=math.inf))
+    updates = list(live_training(run, update_every=0, sample_every=0, sample_tokens=5, val_every=0, max_share=math.inf,
+                                 val_share=math.inf))
     first, last = updates[0], updates[-1]
     assert first.metrics == {} and first.checkpoint.model is run.model  # before any step
     assert all(u.checkpoint is first.checkpoint for u in updates)  # one object, kept current
@@ -123,10 +124,10 @@ def test_live_training_updates_are_throttled_by_the_clock():
 
 
 def test_checks_that_cost_too_much_of_the_time_come_less_often():
-    def val_checks(max_share):
+    def val_checks(val_share):
         ticks = itertools.count(0, 0.01)  # every clock read is 10 ms later: an evaluation "costs" 10 ms
         updates = list(live_training(tiny_run(steps=30), update_every=0, sample_every=3600, val_every=0.01,
-                                     max_share=max_share, clock=lambda: next(ticks)))
+                                     val_share=val_share, clock=lambda: next(ticks)))
         return sum(m["val_loss"] is not None for m in updates[-1].history[:-1])
 
     assert val_checks(math.inf) == 29  # free checks: one every step

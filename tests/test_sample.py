@@ -260,8 +260,20 @@ def test_top_next_tokens_are_the_model_distribution_sorted(alphabet):
     assert top[0].token == "N" and top[0].id == alphabet.tokenizer.encode("N")[0]
     assert all(math.isclose(t.prob, float(probs[t.id]), rel_tol=1e-6) for t in top)
     everything = top_next_tokens(alphabet.model, alphabet.tokenizer, "KLM", k=10_000)
-    assert len(everything) == alphabet.tokenizer.vocab_size  # k is capped at the vocabulary
-    assert math.isclose(sum(t.prob for t in everything), 1.0, rel_tol=1e-4)
+    text_ids = set(range(alphabet.tokenizer.vocab_size)) - set(alphabet.tokenizer.non_text_ids)
+    assert {t.id for t in everything} == text_ids  # k is capped at the text tokens: no <|pad|> or <|im_start|>
+    specials = float(probs[alphabet.tokenizer.non_text_ids].sum())
+    assert math.isclose(sum(t.prob for t in everything) + specials, 1.0, rel_tol=1e-4)
+
+
+def test_a_continuation_never_samples_a_special_token():
+    """An untrained char model gives <|pad|>, <|im_start|>... the same odds as letters: none is written."""
+    tokenizer = build_tokenizer("char", "abcdefgh\n")
+    torch.manual_seed(0)
+    model = build_model("gpt", vocab_size=tokenizer.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)
+    tokens = list(continue_text(model, tokenizer, "ab", 200, temperature=1.0, seed=3, stop_at_end=False))
+    assert not {t.id for t in tokens} & set(tokenizer.non_text_ids)
+    assert len(tokens) == 200
 
 
 def test_a_word_model_reads_only_its_last_words(phrases):

@@ -348,7 +348,10 @@ def reply_stream(model, tokenizer: Tokenizer, messages: list[Message], max_new_t
     """The assistant's next reply, token by token (stops after ``<|im_end|>``, which is yielded)."""
     ids = render_for_reply(tokenizer, messages, model.block_size, room=reply_room(model.block_size, max_new_tokens))
     end = tokenizer.token_to_id(IM_END)
+    # a reply is text ended by <|im_end|>: the other special tokens are never the assistant's to write
+    suppress = [i for i in tokenizer.non_text_ids if i != end]
     yield from generate(model, ids, max_new_tokens, temperature, top_k, top_p, seed=seed, stop_ids=[end],
+                        suppress_ids=suppress,
                         alternatives=alternatives)
 
 

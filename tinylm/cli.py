@@ -26,7 +26,7 @@ from .chat_tasks import ChatTasks
 from .presets import PRESETS, get_preset
 from .rl import RLConfig, evaluate_chat, rejection_sampling
 from .runs import RunConfig, prepare_run, save_run, train_run
-from .sample import TextStream, generate, prompt_ids
+from .sample import TextStream, continue_text, prompt_ids
 from .models import config_fields, model_kind
 from .tokenizer import KINDS, PRETRAINED_KINDS, build_tokenizer
 from .train import TrainConfig, evaluate, seed_everything
@@ -153,15 +153,13 @@ def cmd_eval(args) -> None:
 # --- sample --------------------------------------------------------------------------------
 def cmd_sample(args) -> None:
     ckpt = load_checkpoint(args.ckpt)
-    tok = ckpt.tokenizer
-    ids = prompt_ids(tok, args.prompt)
+    prompt_ids(ckpt.tokenizer, args.prompt)  # a character the vocabulary lacks fails here, before any output
     sys.stdout.write(args.prompt)
-    stream = TextStream(tok, ids if args.prompt else [])
-    for token in generate(ckpt.model, ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
-                          seed=args.seed, stop_ids=[tok.eot_id]):
-        if token.id == tok.eot_id:
+    for token in continue_text(ckpt.model, ckpt.tokenizer, args.prompt, args.max_new_tokens, args.temperature,
+                               args.top_k, args.top_p, args.seed):
+        if token.id == ckpt.tokenizer.eot_id:
             break
-        sys.stdout.write(stream.push(token.id))
+        sys.stdout.write(token.token)
         sys.stdout.flush()
     sys.stdout.write("\n")
 

@@ -175,6 +175,8 @@ def export_transformers(ckpt: Checkpoint, directory: str | Path) -> Path:
         hf_model = to_transformers(ckpt.model, tok, eos_token_id=eos)
         # a call without max_new_tokens stops where the positions end (n_positions), not past them
         hf_model.generation_config.max_length = block_size
+        # as in tinylm's sampler: a reply or a text never contains the other special tokens
+        hf_model.generation_config.suppress_tokens = [i for i in tok.non_text_ids if i != eos] or None
         hf_model.save_pretrained(directory)
         # tokenizer.json + tokenizer_config.json: AutoTokenizer and tinylm both read it; transformers
         # warns when a text is longer than the model's context

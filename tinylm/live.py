@@ -144,17 +144,18 @@ class TrainingUpdate:
 
 
 def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0, sample_tokens: int = 100,
-                  val_every: float = 2.0, val_tokens: int = 8192, max_share: float = 0.01,
+                  val_every: float = 2.0, val_tokens: int = 2048, max_share: float = 0.01, val_share: float = 0.02,
                   clock: Callable[[], float] = time.perf_counter,
                   snapshots: Snapshots | None = None) -> Iterator[TrainingUpdate]:
     """Train ``run`` and yield a TrainingUpdate every ``update_every`` seconds of wall time.
 
     The first update comes before the first step, so a UI holds the (live, in-place trained)
     checkpoint from the start: stopping at any moment keeps the weights trained so far. Val
-    loss is measured on the first ``val_tokens`` of the val split every ``val_every`` seconds (the
-    last step measures all of it), and a ``sample_tokens``-token sample is drawn every
-    ``sample_every`` seconds; for a model slow enough that one of them would take more than
-    ``max_share`` of the time, it comes less often, so the UI never costs training much.
+    loss is measured on the first ``val_tokens`` of the val split (the same ones each time, so the
+    points compare) every ``val_every`` seconds, and the last step measures all of it; a
+    ``sample_tokens``-token sample is drawn every ``sample_every`` seconds. For a model slow
+    enough that a val check would take more than ``val_share`` of the time, or a sample more than
+    ``max_share``, they come less often, so the UI never costs training much.
     Closing the generator stops training. Weight snapshots for the Inspect tab's replay are kept
     in ``checkpoint.snapshots`` (``snapshots`` sets how often; by default every 10 steps, at most 32).
     """
@@ -174,7 +175,7 @@ def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0
             if metrics["val_loss"] is None and now - last_val >= val_gap and not metrics["done"]:
                 metrics["val_loss"] = evaluate(run.model, run.val_ids, max_tokens=val_tokens)  # restores train mode
                 last_val, cost = clock(), clock() - now
-                val_gap, now = max(val_every, cost / max_share), last_val
+                val_gap, now = max(val_every, cost / val_share), last_val
             if not metrics["done"] and now - last_update < update_every:
                 continue
             sample = None

@@ -169,8 +169,11 @@ def next_token_probs(model, ids: list[int]) -> torch.Tensor:
 @torch.no_grad()
 def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, seed: int | None = None, stop_ids=(), use_cache: bool = True,
-             alternatives: int = 0) -> Iterator[SampledToken]:
+             alternatives: int = 0, suppress_ids=()) -> Iterator[SampledToken]:
     """Yield up to ``max_new_tokens`` tokens after ``ids``, stopping after any of ``stop_ids``.
+
+    ``suppress_ids`` are never chosen (their logits go to -inf before sampling, greedy included);
+    each token's reported probability is still the model's own, from the raw logits.
 
     A GPT samples with a KV cache unless ``use_cache=False`` (the plain reference: the whole
     context again for every token). Once the cache holds ``block_size`` positions it restarts
@@ -189,6 +192,7 @@ def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.
     cached = use_cache and hasattr(model, "transformer")
     cache = None
     stop_ids = set(stop_ids)
+    suppress = torch.tensor(sorted(set(suppress_ids)), dtype=torch.long)
     for _ in range(max_new_tokens):
         if cached:
             if cache is None or cache.length >= model.block_size:
@@ -201,7 +205,8 @@ def generate(model, ids: list[int], max_new_tokens: int, temperature: float = 1.
         else:
             logits, _ = model(torch.tensor([ids[-model.block_size:]]))
         logits = logits[0, -1].float()
-        next_id = sample_next_token(logits, temperature, top_k, top_p, generator)
+        allowed = logits.index_fill(0, suppress, float("-inf")) if len(suppress) else logits
+        next_id = sample_next_token(allowed, temperature, top_k, top_p, generator)
         probs = F.softmax(logits, dim=-1)
         top = ()
         if alternatives:
@@ -288,7 +293,8 @@ def top_next_tokens(model, tokenizer, text: str, k: int = 10) -> list[TokenProb]
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     probs = next_token_probs(model, prompt_ids(tokenizer, text))  # (vocab_size,)
-    top = torch.topk(probs, min(k, probs.numel()))
+    text_probs = probs.index_fill(0, torch.tensor(tokenizer.non_text_ids, dtype=torch.long), -1.0)  # text only
+    top = torch.topk(text_probs, min(k, probs.numel() - len(tokenizer.non_text_ids)))
     return [TokenProb(tokenizer.decode([i]), i, p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
 
 
@@ -298,8 +304,9 @@ def continue_text(model, tokenizer, text: str, max_new_tokens: int = 100, temper
     """Sample a continuation of ``text``, yielding each new token as it is chosen.
 
     ``temperature=0`` is greedy (always the likeliest token); ``top_k`` and ``top_p`` trim the
-    candidates before sampling; ``seed`` makes the draw repeatable. With ``stop_at_end`` the
-    continuation ends after an end-of-text token. The tokens' texts add up to the continuation
+    candidates before sampling; ``seed`` makes the draw repeatable. A continuation is text: the
+    special tokens (padding, chat markers, ``<|unk|>``) are never sampled, only end of text, and
+    only with ``stop_at_end``, which ends the continuation there. The tokens' texts add up to the continuation
     (``TextStream``): a word-level model's words come with the space before them, and a
     byte-level BPE token that holds only part of a character has the text "" until the token
     that completes it.
@@ -312,5 +319,7 @@ def continue_text(model, tokenizer, text: str, max_new_tokens: int = 100, temper
     ids = prompt_ids(tokenizer, text)
     stream = TextStream(tokenizer, ids if text else [])  # an empty text's line break is not shown
     stop_ids = [tokenizer.eot_id] if stop_at_end else []
-    for token in generate(model, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids=stop_ids):
+    suppress = [i for i in tokenizer.non_text_ids if i not in stop_ids]
+    for token in generate(model, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids=stop_ids,
+                          suppress_ids=suppress):
         yield TokenProb(stream.push(token.id), token.id, token.prob)

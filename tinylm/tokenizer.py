@@ -108,6 +108,15 @@ class Tokenizer:
         return {s: self.hf.token_to_id(s) for s in SPECIAL_TOKENS if self.hf.token_to_id(s) is not None}
 
     @property
+    def non_text_ids(self) -> list[int]:
+        """Ids that stand for no text: the special tokens, and ``<|unk|>`` where there is one.
+
+        A continuation of text never samples them (a char model of names never saw one as a target).
+        """
+        unk = self.hf.token_to_id(UNK)
+        return sorted([*self.special_ids.values(), *([unk] if unk is not None else [])])
+
+    @property
     def pad_id(self) -> int | None:
         """The padding id; None for pure GPT-2, which has none."""
         return self.special_ids.get(PAD)

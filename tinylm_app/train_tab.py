@@ -358,7 +358,7 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
             with gr.Column(scale=3, min_width=360):
                 progress = gr.HTML(progress_html(0, "Press <b>Train</b> to start."), css_template=CSS, js_on_load=None)
                 # starts as None: a LinePlot whose first table is empty draws no lines later (Gradio 6.31)
-                loss_plot = gr.LinePlot(None, x="step", y="loss", color="curve", label="Loss: train (violet), val (pink)",
+                loss_plot = gr.LinePlot(None, x="step", y="loss", color="curve", label="Loss: train (violet), val (pink: 2,048 val tokens every 2 s, all of them at the end)",
                                         color_map={"train": "#6366f1", "val": "#ec4899"}, y_title="loss (nats per token)",
                                         height=300)
                 sample = gr.HTML(_sample_html("", "What the model writes appears here every few seconds."),
