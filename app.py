@@ -30,11 +30,11 @@ from tinylm_app import (
 )
 from tinylm_app.session import launch, model_state, prepare
 
-INTRO = """# tinylm
-A small language model you can see and touch, one step at a time. Every model here is tiny and
-trains on a CPU in seconds to minutes, so you can watch each idea work.
+TITLE = """# tinylm
+A small language model you can see and touch, one step at a time: every model here is tiny and
+trains on a CPU in seconds to minutes, so you can watch each idea work."""
 
-- **Tokenizers**: how text becomes the ids a model reads; four tokenizers side by side.
+TABS = """- **Tokenizers**: how text becomes the ids a model reads; four tokenizers side by side.
 - **Train**: pick a dataset and a model (bigram, MLP or GPT) and watch the loss fall as it learns.
 - **Predict**: give the model a context and see the probability of every next token, then generate.
 - **Weights**: edit the model's real weights by hand, draw connections, write sequences into its
@@ -48,24 +48,27 @@ trains on a CPU in seconds to minutes, so you can watch each idea work.
 """
 
 with gr.Blocks(title="tinylm") as demo:
-    gr.Markdown(INTRO)
+    gr.Markdown(TITLE)
+    with gr.Accordion("What each tab does", open=False):  # closed: on a phone the tabs come first
+        gr.Markdown(TABS)
     state = model_state()  # one per browser session: the model Train makes and Predict uses
-    with gr.Tab("Tokenizers"):
-        tokenizers_tab.build(state)
-        hub_panel.build_tokenizer_lookup()
-    with gr.Tab("Train"):
-        train_tab.build(state)
-        hub_panel.build(state)
-    with gr.Tab("Predict"):
-        predict_tab.build(state)
-    with gr.Tab("Weights"):
-        weights_tab.build(state)
-    with gr.Tab("Inspect"):
-        inspect_tab.build(state)
-    with gr.Tab("Forward pass") as forward_pass:
-        walkthrough_tab.build(state, forward_pass)
-    with gr.Tab("Chat"):
-        chat_tab.build()  # its chat models are its own, not the shared state
+    with gr.Tabs(overflow_behavior="wrap"):  # every tab in view, on two lines on a phone
+        with gr.Tab("Tokenizers"):
+            tokenizers_tab.build(state)
+            hub_panel.build_tokenizer_lookup()
+        with gr.Tab("Train"):
+            train_tab.build(state)
+            hub_panel.build(state)
+        with gr.Tab("Predict"):
+            predict_tab.build(state)
+        with gr.Tab("Weights"):
+            weights_tab.build(state)
+        with gr.Tab("Inspect"):
+            inspect_tab.build(state)
+        with gr.Tab("Forward pass") as forward_pass:
+            walkthrough_tab.build(state, forward_pass)
+        with gr.Tab("Chat"):
+            chat_tab.build()  # its chat models are its own, not the shared state
 prepare(demo)  # guarded events, sessions freed when they end (tinylm_app/session.py)
 
 if __name__ == "__main__":

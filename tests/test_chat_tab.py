@@ -153,6 +153,8 @@ def test_finetuning_makes_a_new_model_and_leaves_the_shipped_one_untouched(tiny,
     assert choice["value"] == TUNED and (("my fine-tuned model", TUNED) in choice["choices"])
     assert "done" in progress and "line 2: not JSON" in progress
     assert tuned.info["steps"] > 0 and tuned.info["conversations"] == 3
+    starting = [o[3] for o in outputs if isinstance(o[3], str) and "Fine-tuning on" in o[3]][0]
+    assert "2 conversations (1 conversation held out for the val loss)" in starting  # 3: one is held out
     loss = [o[4] for o in outputs if hasattr(o[4], "columns")][-1]
     assert set(loss["curve"]) == {"train", "val"} and len(loss) > 2
     assert list(table.columns) == chat_tab.COMPARE_COLUMNS and len(table) == 3

@@ -288,6 +288,7 @@ def test_missing_file_fails(tmp_path, monkeypatch):
     # a dataset whose data file is nowhere, offline: say which variable to set, and the URL
     monkeypatch.setenv("TINYLM_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(data, "CORPORA_DIR", tmp_path)
+    data._shipped_corpus.cache_clear()  # a shipped dataset is read once per process: read it again here
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="TINYLM_DATA_DIR.*raw.githubusercontent.com"):
         load_corpus("tiny_shakespeare")

@@ -1,6 +1,7 @@
 """The Inspect tab's handlers called directly on the shipped models: each view comes back drawn
 from the model's own numbers, and the tab builds alone."""
 
+import dataclasses
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
@@ -72,9 +73,17 @@ def test_shipped_models_have_no_snapshots_and_say_so(alphabet):
     note, slider, prompt, *menus = tab.replay_setup(alphabet)
     assert "Train" in note and slider["visible"] is False and all(m["visible"] is False for m in menus)
     caption, sample, bars, embeddings = tab.replay_view(0, "", alphabet)
-    assert "Train" in caption and bars is None
+    assert caption == "" and bars["visible"] is False  # the note says it once; no empty plots under it
     fig, text = tab.weight_change_view("transformer.wte.weight", "step 0", "step 0", alphabet)
-    assert fig is None and "Train" in text
+    assert fig["visible"] is False and "trained elsewhere" in text
+
+
+def test_a_model_with_one_snapshot_says_to_train_longer(trained):
+    """Stopped before step 10: only the untrained model is kept. No slider from 0 to 0 (a Gradio error)."""
+    early = dataclasses.replace(trained, snapshots=trained.snapshots[:1])
+    note, slider, *_ = tab.replay_setup(early)
+    assert "Train a little longer" in note and slider["visible"] is False and slider["maximum"] == 1
+    assert "trained elsewhere" not in note
 
 
 def test_replay_of_a_model_trained_in_the_train_tab(trained):
@@ -83,7 +92,8 @@ def test_replay_of_a_model_trained_in_the_train_tab(trained):
     assert slider["maximum"] == 3 and slider["value"] == 3 and "step 25" in note
     assert parameter["value"] == "transformer.wte.weight" and before["value"] == "step 0" and after["value"] == "step 25"
     caption, sample, bars, embeddings = tab.replay_view(0, "ABC", trained)
-    assert "Step 0" in caption and "untrained" in caption and sample.startswith("ABC")
+    assert "Step 0" in caption and "untrained" in caption and sample["value"].startswith("ABC")
+    bars, embeddings = bars["value"], embeddings["value"]
     assert len(bars.data[0].x) == tab.REPLAY_TOP and len(embeddings.data[0].x) == trained.tokenizer.vocab_size
     caption, *_ = tab.replay_view(3, "ABC", trained)
     assert "Step 25" in caption and "val loss" in caption
@@ -93,7 +103,9 @@ def test_replay_of_a_model_trained_in_the_train_tab(trained):
 
 def test_weight_change_heatmap(trained):
     fig, text = tab.weight_change_view("transformer.wte.weight", "step 0", "step 25", trained)
+    fig = fig["value"]
     assert fig.data[0].z.shape == tuple(trained.model.transformer.wte.weight.shape)
     assert "from step 0 to step 25" in text and "%" in text
     fig, text = tab.weight_change_view("transformer.h.0.ln_1.bias", "step 10", "step 10", trained)
+    fig = fig["value"]
     assert fig.data[0].z.shape[0] == 1 and not fig.data[0].z.any() and "0.0%" in text

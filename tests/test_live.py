@@ -194,3 +194,11 @@ def test_chunk_by_time_sends_the_first_item_at_once_then_groups():
     assert sum(chunks, []) == list(range(10))
     assert all(len(c) <= 3 for c in chunks)
     assert list(chunk_by_time([], 1.0)) == []
+
+
+def test_a_live_model_says_it_is_training_until_the_run_ends():
+    updates = live_training(tiny_run(steps=3), update_every=0, sample_every=3600, val_every=3600)
+    first = next(updates)
+    assert first.checkpoint.info["training"] is True  # the other tabs show "training now"
+    last = list(updates)[-1]
+    assert last.done and "training" not in last.checkpoint.info

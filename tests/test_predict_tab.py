@@ -3,6 +3,7 @@ Predict tabs served together in-process and called through gradio_client (/train
 /generate), the way a script uses the Space, with two clients that must not see each other's model."""
 
 
+import dataclasses
 import gradio as gr
 import pytest
 from gradio_client import Client
@@ -122,3 +123,12 @@ def test_each_client_predicts_with_its_own_model(served):
     assert answer["text"].startswith("жз") and len(answer["tokens"]) <= 8
     with pytest.raises(Exception, match="(?i)not in this model"):  # the visitor still has a shipped model
         visitor.predict(text="жз", k=3, api_name="/predict")
+
+
+def test_the_card_says_when_the_model_is_training_or_edited(alphabet):
+    training = dataclasses.replace(alphabet, info={**alphabet.info, "training": True})
+    edited = dataclasses.replace(alphabet, info={**alphabet.info, "edited_weights": 3})
+    assert "training now" in show_model("", 5, training)[0]
+    card = show_model("", 5, edited)[0]
+    assert "edited by hand" in card and "3 weights changed" in card and "measured before the edits" in card
+    assert "training now" not in show_model("", 5, alphabet)[0] and "edited" not in show_model("", 5, alphabet)[0]

@@ -153,3 +153,13 @@ def test_the_time_limit_stops_a_long_run_with_a_warning(monkeypatch):
     with pytest.warns(UserWarning, match="minute limit of this shared machine"):  # gr.Warning outside a request
         outputs = run_train(steps=20_000)
     assert 0 < states(outputs)[-1].info["steps"] < 20_000
+
+
+def test_the_model_size_is_shown_before_training():
+    from tinylm_app.train_tab import planned
+
+    line = planned(**FIELDS)
+    model = states(run_train())[-1].model
+    assert f"{sum(p.numel() for p in model.parameters()):,} parameters" in line  # what Train then builds
+    assert "over the limit" in planned(**{**FIELDS, "n_embd": 512, "n_layer": 8, "tokenizer": "gpt2"})
+    assert "⚠" in planned(**{**FIELDS, "n_embd": 30, "n_head": 4})

@@ -374,20 +374,43 @@ def answer_batch(model, tokenizer: Tokenizer, prompts: list[str], max_new_tokens
     return [reply_text(tokenizer, out) for out in outs]
 
 
+def hold_out(conversations: list, share: float = 0.2, seed: int = 0) -> tuple[list, list]:
+    """Split a user's conversations into (train, val): ``share`` of them held out, at least one.
+
+    With fewer than three there is nothing to spare, and both parts are all of them (say so).
+
+    >>> train, val = hold_out(list(range(10)))
+    >>> len(train), len(val), sorted(train + val) == list(range(10))
+    (8, 2, True)
+    >>> hold_out([1, 2])
+    ([1, 2], [1, 2])
+    """
+    if len(conversations) < 3:
+        return list(conversations), list(conversations)
+    order = list(range(len(conversations)))
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(share * len(conversations)))
+    val = set(order[:n_val])
+    return ([c for i, c in enumerate(conversations) if i not in val],
+            [c for i, c in enumerate(conversations) if i in val])
+
+
 def finetune(model, tokenizer: Tokenizer, conversations: list[list[Message]], config: TrainConfig,
-             tasks: ChatTasks | None = None, user_share: float = 0.5) -> Iterator[dict]:
+             tasks: ChatTasks | None = None, user_share: float = 0.5,
+             val: list[list[Message]] | None = None) -> Iterator[dict]:
     """Fine-tune a chat model on a user's own conversations (what the Chat tab's button runs).
 
     Half of each batch (``user_share``) comes from ``conversations``; the rest are the generated
     conversations the model was trained on, so learning the new replies does not wipe out the
-    old ones. The val loss is measured on the user's conversations.
+    old ones. The val loss is measured on ``val`` (conversations held out with ``hold_out``;
+    without them, on the training ones, which only shows how well they are learned by heart).
     """
     if not conversations:
         raise ValueError("give at least one conversation to fine-tune on")
-    for c in conversations:
+    for c in [*conversations, *(val or [])]:
         check_messages(c)
     draw = task_draw(tasks or ChatTasks(), conversations, user_share=user_share)
-    yield from sft(model, tokenizer, draw, config, val=conversations)
+    yield from sft(model, tokenizer, draw, config, val=val or conversations)
 
 
 def is_chat_model(ckpt: Checkpoint) -> bool:

@@ -252,7 +252,7 @@ def checkpoint_zip(ckpt: Checkpoint, folder: str | Path | None = None) -> Path:
     """Save ``ckpt`` as a checkpoint directory and zip it: ``<folder>/<name>.zip``."""
     folder = Path(folder or tempfile.mkdtemp(prefix="tinylm-download-"))
     # a loaded checkpoint's info repeats what save_checkpoint writes itself (model, tokenizer, ...)
-    written_by_save = {"format", "version", "model", "tokenizer", "params", "model_config"}
+    written_by_save = {"format", "version", "model", "tokenizer", "params", "model_config", "training"}
     info = {k: v for k, v in ckpt.info.items() if k not in written_by_save}
     name = file_name(ckpt.name)
     directory = save_checkpoint(folder / name, ckpt.model, ckpt.tokenizer, ckpt.metrics, **info)

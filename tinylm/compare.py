@@ -232,18 +232,11 @@ def dataset_text(name: str) -> str:
 
     Only dataset names are accepted, never file paths: the name may come from a web request.
     """
-    from .data import list_datasets
+    from .data import list_datasets, load_corpus
 
     if name not in list_datasets():
         raise CompareError(f"unknown dataset {name!r}; choose one of {', '.join(list_datasets())}")
-    return _dataset_train_text(name)
-
-
-@lru_cache(maxsize=8)
-def _dataset_train_text(name: str) -> str:
-    from .data import load_corpus
-
-    return load_corpus(name).train
+    return load_corpus(name).train  # read once: load_corpus keeps the shipped datasets
 
 
 def compare_tokenizers(text: str, corpus_text: str, bpe_vocab_size: int = 1024,

@@ -24,6 +24,7 @@ The two split rules copy the reference codebases, so loss numbers compare with t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import os
@@ -447,7 +448,7 @@ def load_corpus(source: str, *, max_chars: int | None = None, dataset_files: boo
     """
     available = list_datasets()
     if source in available:
-        return corpus_from_config(load_dataset_config(source), max_chars=max_chars)
+        return _shipped_corpus(source, max_chars)
     path = Path(source).expanduser()
     looks_like_path = path.suffix != "" or os.sep in source or "/" in source
     if not looks_like_path:
@@ -459,6 +460,12 @@ def load_corpus(source: str, *, max_chars: int | None = None, dataset_files: boo
         return corpus_from_config(parse_dataset_config(path), max_chars=max_chars)
     text = _read_text_file(path, max_chars)
     return _make_corpus(path.stem, text, SplitConfig(rule="fraction", val=0.1), None, max_chars)
+
+
+@functools.lru_cache(maxsize=8)
+def _shipped_corpus(name: str, max_chars: int | None) -> Corpus:
+    """A shipped dataset, read and split once per process (a Corpus is immutable: share it)."""
+    return corpus_from_config(load_dataset_config(name), max_chars=max_chars)
 
 
 def corpus_from_text(text: str, name: str = "pasted", val_fraction: float = 0.1, *,

@@ -165,6 +165,7 @@ def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0
     ckpt.metrics = run.metrics  # the checkpoint shows the run's curve as it grows
     snapshots = snapshots or Snapshots(every_steps=10)
     ckpt.snapshots = snapshots.items  # the same list: it grows (and is thinned) as the run trains
+    ckpt.info["training"] = True  # other views say so while it changes under them
     yield TrainingUpdate(ckpt, {}, run.metrics, None, None, False)
     last_update = last_val = last_sample = clock()
     val_gap, sample_gap = val_every, sample_every  # seconds between checks, stretched for slow models
@@ -184,12 +185,15 @@ def live_training(run: Run, update_every: float = 0.5, sample_every: float = 3.0
                 last_sample = clock()
                 sample_gap = max(sample_every, (last_sample - now) / max_share)
             ckpt.info.update(run.info())
+            if metrics["done"]:
+                ckpt.info.pop("training", None)
             eta = 0.0 if metrics["done"] else eta_seconds(metrics["step"], total_steps, metrics["elapsed"], config.max_seconds)
             yield TrainingUpdate(ckpt, metrics, run.metrics, eta, sample, metrics["done"])
             last_update = clock()
     finally:
         steps.close()  # a closed live_training closes the trainer too (it sets model.eval())
         ckpt.info.update(run.info())  # the steps trained since the last update count too
+        ckpt.info.pop("training", None)
 
 
 def sample_text(model, tokenizer, max_new_tokens: int = 100, seed: int = 0) -> str:

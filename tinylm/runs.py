@@ -18,7 +18,7 @@ import torch
 
 from .checkpoint import Checkpoint, save_checkpoint
 from .data import Corpus
-from .models import build_model, count_params
+from .models import build_model, count_params, size_of
 from .tokenizer import Tokenizer, build_tokenizer
 from .train import TrainConfig, seed_everything, train
 
@@ -61,14 +61,22 @@ class Run:
                 "train": asdict(self.config.train), "params": count_params(self.model)}
 
 
-def prepare_run(config: RunConfig, corpus: Corpus) -> Run:
-    """Build the tokenizer, encode the splits and initialise the model (seeded).
-
-    The char vocabulary is every character of the corpus (as nanoGPT does); split and bpe
-    vocabularies are learned on the training split only.
-    """
+def run_tokenizer(config: RunConfig, corpus: Corpus) -> Tokenizer:
+    """The run's tokenizer: char's vocabulary is every character of the corpus (as nanoGPT does);
+    split and bpe learn theirs on the training split only."""
     vocab_text = corpus.train + corpus.val + corpus.test if config.tokenizer == "char" else corpus.train
-    tokenizer = build_tokenizer(config.tokenizer, vocab_text, config.vocab_size)
+    return build_tokenizer(config.tokenizer, vocab_text, config.vocab_size)
+
+
+def planned_size(config: RunConfig, corpus: Corpus) -> tuple[int, int]:
+    """(parameters, vocabulary size) of the model ``prepare_run`` would build, without building it."""
+    tokenizer = run_tokenizer(config, corpus)
+    return size_of(config.model, vocab_size=tokenizer.vocab_size, **config.model_config), tokenizer.vocab_size
+
+
+def prepare_run(config: RunConfig, corpus: Corpus) -> Run:
+    """Build the tokenizer (``run_tokenizer``), encode the splits and initialise the model (seeded)."""
+    tokenizer = run_tokenizer(config, corpus)
     train_ids = torch.tensor(tokenizer.encode(corpus.train, allow_special=False), dtype=torch.long)
     val_ids = torch.tensor(tokenizer.encode(corpus.val, allow_special=False), dtype=torch.long)
     if len(val_ids) < 2:

@@ -242,10 +242,10 @@ def mlp_steps(model, names: _Names, idx: torch.Tensor, p: int) -> list[Step]:
     context = model.contexts(idx)[0, p]  # (k,) the ids the model reads; V is the blank token
     slots = [str(j - k) for j in range(k)]  # -k .. -1: how far back each slot is
     blanks = int((context == V).sum())
-    if blanks:
-        s = "s" if blanks > 1 else ""
-        before = (f"The first {blanks} slot{s} lie{'' if s else 's'} before the start of the text and "
-                  f"hold{'' if s else 's'} the blank token (id {V}).")
+    if blanks == 1:
+        before = f"The first slot lies before the start of the text and holds the blank token (id {V})."
+    elif blanks:
+        before = f"The first {blanks} slots lie before the start of the text and hold the blank token (id {V})."
     else:
         before = "Anything earlier makes no difference to the guess."
     steps = [Step("tokens",

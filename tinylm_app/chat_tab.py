@@ -22,6 +22,7 @@ from tinylm.chat import (
     check_messages,
     conversations_from_pairs,
     finetune,
+    hold_out,
     messages_from_history,
     parse_jsonl,
     readable_conversations,
@@ -311,9 +312,12 @@ def finetune_stream(jsonl, pairs, seconds, shipped, request: gr.Request = None):
         asking = f"Answering {min(len(conversations), MAX_COMPARED)} of your prompts before training…"
         yield tuned, skip(), skip(), progress_html(0, asking, problems), None, skip(), skip()  # None clears the chart
         compared = [(c[:-1], c[-1]["content"], _answer(base, c[:-1])) for c in conversations[:MAX_COMPARED]]
-        starting = progress_html(0, f"Fine-tuning on {len(conversations)} conversations…", problems)
+        train, val = hold_out(conversations)  # the val line is measured on conversations it never trains on
+        held = (f"{plural(len(val), 'conversation')} held out for the val loss" if len(conversations) >= 3
+                else "too few to hold any out: the val loss is measured on the same ones")
+        starting = progress_html(0, f"Fine-tuning on {plural(len(train), 'conversation')} ({held})…", problems)
         yield skip(), skip(), skip(), starting, skip(), _compare_frame(compared), compared
-        with contextlib.closing(finetune(tuned.model, tok, conversations, config)) as metrics:
+        with contextlib.closing(finetune(tuned.model, tok, train, config, val=val)) as metrics:
             for chunk in chunk_by_time(metrics, UPDATE_EVERY):
                 history += chunk
                 tuned.info["steps"] = history[-1]["step"]

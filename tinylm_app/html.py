@@ -63,3 +63,19 @@ def model_line(ckpt: Checkpoint) -> str:
     d = describe_checkpoint(ckpt)
     return (f"**{escape(d['name'])}** · {d['model'].upper()} · {d['tokenizer']} tokenizer ({d['vocab_size']:,} "
             f"tokens) · context {d['block_size']} tokens · {d['params']:,} parameters")
+
+
+def model_status(ckpt: Checkpoint) -> str:
+    """What a learner must know before trusting the numbers: is the model still training, or edited?
+
+    "" for a model at rest. The Train tab marks a live model ``info["training"]``; the Weights tab
+    counts the weights changed by hand in ``info["edited_weights"]``, and then the val loss
+    recorded at training time is no longer this model's.
+    """
+    info = ckpt.info
+    if info.get("training"):
+        return "⏳ **training now**: every view shows it as it is at this moment, and it changes as it learns."
+    if info.get("edited_weights"):
+        return (f"✎ **edited by hand** ({plural(int(info['edited_weights']), 'weight')} changed): the val loss "
+                f"above was measured before the edits.")
+    return ""

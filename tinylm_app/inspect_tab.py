@@ -19,7 +19,7 @@ from tinylm import inspection as ti
 from tinylm import replay as tr
 from tinylm.edit import dataset_texts
 from tinylm_app.guard import Slider
-from tinylm_app.html import escape, token_label
+from tinylm_app.html import escape, model_line, model_status, token_label
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
@@ -34,8 +34,10 @@ PROMPT_CHARS = 48  # characters of validation text in the default prompt
 REPLAY_TOKENS = 80  # tokens of each replayed sample (the same seed at every step)
 REPLAY_TOP = 10  # bars of the replayed next-token distribution
 HEATMAP_CELLS = 256  # rows and columns of a weight-change heatmap at most (the rest is cut off, and said so)
-NO_SNAPSHOTS = ("This model has no training snapshots: the shipped models were trained elsewhere. Train a model "
-                "in the **Train** tab (a few seconds is enough) and come back to watch it learn, step by step.")
+NO_SNAPSHOTS = ("This model has no training snapshots: it was trained elsewhere (a shipped or uploaded model). Train "
+                "a model in the **Train** tab (a few seconds is enough) and come back to watch it learn, step by step.")
+ONE_SNAPSHOT = ("Only the untrained model (step 0) is kept so far: a snapshot is taken every few steps. Train a little "
+                "longer (or wait for the run) and come back to replay it.")
 
 HOW = """## Inspect: see inside the model
 Everything here is computed now, from the session's current model (the shipped one, or the one
@@ -93,10 +95,10 @@ def _val_ids(ckpt) -> list[int] | None:
 
 
 def _card(ckpt, ids) -> str:
-    kind = "GPT" if hasattr(ckpt.model, "transformer") else "MLP" if hasattr(ckpt.model, "wte") else "bigram"
     data = f"validation text of *{ckpt.info['dataset']}*" if ckpt.info.get("dataset") else "no known dataset"
     scored = f", first {min(len(ids) - 1, ti.MAX_SCORED_TOKENS):,} tokens scored" if ids else ""
-    return f"**{ckpt.name}** · {kind} · vocabulary {ckpt.tokenizer.vocab_size:,} · {data}{scored}"
+    status = model_status(ckpt)
+    return f"{model_line(ckpt)} · {data}{scored}" + (f"  \n{status}" if status else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +157,7 @@ def embedding_figure(proj: ti.Projection, tokenizer) -> go.Figure:
 
 def attention_figure(att: torch.Tensor, labels: list[str]) -> go.Figure:
     n_layer, n_head, T, _ = att.shape
-    fig = make_subplots(rows=n_layer, cols=n_head, horizontal_spacing=0.03, vertical_spacing=0.05,
+    fig = make_subplots(rows=n_layer, cols=n_head, horizontal_spacing=0.03, vertical_spacing=0.1 if n_layer > 1 else 0,
                         subplot_titles=[f"layer {l} · head {h}" for l in range(n_layer) for h in range(n_head)])
     ticks = [f"{i}:{token_label(t)}" for i, t in enumerate(labels)]
     for l in range(n_layer):
@@ -164,8 +166,12 @@ def attention_figure(att: torch.Tensor, labels: list[str]) -> go.Figure:
                                      hovertemplate="%{y} reads %{x}: %{z:.2f}<extra></extra>"), l + 1, h + 1)
     fig.update_layout(height=max(320, 260 * n_layer), margin=dict(l=10, r=10, t=40, b=10),
                       coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1))
-    fig.update_xaxes(showticklabels=T <= 24, type="category", tickfont_size=9)
-    fig.update_yaxes(autorange="reversed", showticklabels=T <= 24, type="category", tickfont_size=9)
+    # tokens label the outer edges only: a row's labels would run into the titles of the row below
+    fig.update_xaxes(showticklabels=False, type="category", tickfont_size=9)
+    fig.update_xaxes(showticklabels=T <= 24, row=n_layer)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, type="category", tickfont_size=9)
+    fig.update_yaxes(showticklabels=T <= 24, col=1)
+    fig.update_annotations(font_size=11)
     return fig
 
 
@@ -287,9 +293,10 @@ def replay_setup(ckpt):
     """When the model changes: the slider over its snapshots, the replay prompt, the weight-change menus."""
     ckpt = current_model(ckpt)
     snaps = ckpt.snapshots
-    if not snaps:
+    if len(snaps) < 2:  # nothing to replay yet (a slider from 0 to 0 is not a slider)
         hidden = gr.update(visible=False)
-        return NO_SNAPSHOTS, gr.update(visible=False, maximum=1, value=0), "", hidden, hidden, hidden
+        return (NO_SNAPSHOTS if not snaps else ONE_SNAPSHOT, gr.update(visible=False, maximum=1, value=0), "",
+                hidden, hidden, hidden)
     ids = _val_ids(ckpt)
     prompt = ckpt.tokenizer.decode(ids[: min(ckpt.model.block_size, PROMPT_CHARS)]) if ids else ""
     labels = [_snapshot_label(s) for s in snaps]
@@ -313,8 +320,9 @@ def next_token_figure(top: list[tuple[str, float]]) -> go.Figure:
 def replay_view(index, prompt: str, ckpt):
     """One snapshot replayed: caption, sample, next-token bars, embeddings."""
     ckpt = current_model(ckpt)
-    if not ckpt.snapshots:
-        return NO_SNAPSHOTS, "", None, None
+    if len(ckpt.snapshots) < 2:  # the note above already says why; no empty plots under it
+        hidden = gr.update(value=None, visible=False)
+        return "", gr.update(value="", visible=False), hidden, hidden
     snap = _snapshot(ckpt, index)
     try:
         frame = tr.replay_frame(ckpt.model, ckpt.tokenizer, snap, prompt or "", REPLAY_TOP, REPLAY_TOKENS)
@@ -322,8 +330,9 @@ def replay_view(index, prompt: str, ckpt):
         return str(err), "", None, None
     loss = f" · val loss {frame.val_loss:.3f}" if frame.val_loss is not None else ""
     caption = f"**Step {frame.step}**{' (untrained)' if frame.step == 0 else ''}{loss}"
-    return caption, (prompt or "") + frame.sample, next_token_figure(frame.top), embedding_figure(frame.projection,
-                                                                                                   ckpt.tokenizer)
+    return (caption, gr.update(value=(prompt or "") + frame.sample, visible=True),
+            gr.update(value=next_token_figure(frame.top), visible=True),
+            gr.update(value=embedding_figure(frame.projection, ckpt.tokenizer), visible=True))
 
 
 def weight_change_figure(change: tr.WeightChange) -> go.Figure:
@@ -338,8 +347,8 @@ def weight_change_figure(change: tr.WeightChange) -> go.Figure:
 def weight_change_view(name: str, before: str, after: str, ckpt):
     """The heatmap of one parameter's change between two snapshots, and a line of numbers."""
     ckpt = current_model(ckpt)
-    if not ckpt.snapshots:
-        return None, NO_SNAPSHOTS
+    if len(ckpt.snapshots) < 2:
+        return gr.update(value=None, visible=False), NO_SNAPSHOTS if not ckpt.snapshots else ONE_SNAPSHOT
     a, b = _snapshot(ckpt, before), _snapshot(ckpt, after)
     try:
         change = tr.weight_change(a, b, name)
@@ -347,7 +356,7 @@ def weight_change_view(name: str, before: str, after: str, ckpt):
         return None, str(err)
     rows, cols = change.delta.shape
     cut = f" Showing the first {HEATMAP_CELLS} rows and columns of {rows} x {cols}." if max(rows, cols) > HEATMAP_CELLS else ""
-    return weight_change_figure(change), (
+    return gr.update(value=weight_change_figure(change), visible=True), (
         f"`{name}` from step {a.step} to step {b.step}: moved by {change.relative:.1%} of its size "
         f"(largest single change {change.max_abs:.4f}).{cut}")
 

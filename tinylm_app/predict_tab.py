@@ -23,7 +23,7 @@ from tinylm.sample import (
     top_next_tokens,
 )
 from tinylm_app.guard import Number, Slider
-from tinylm_app.html import escape, token_label
+from tinylm_app.html import escape, model_status, token_label
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_K, MAX_NEW_TOKENS
 from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
@@ -61,9 +61,11 @@ def _model_card(ckpt) -> str:
     d = describe_checkpoint(ckpt)
     trained = f" · {int(d['steps']):,} steps on *{d['dataset']}*" if d.get("steps") else ""
     val = f" · val loss {d['val_loss']:.3f}" if d.get("val_loss") is not None else ""
-    return (f"**Model: {d['name']}** — {d['model'].upper()} · {d['tokenizer']} tokenizer ({d['vocab_size']:,} tokens) · "
-            f"{d['params']:,} parameters{trained}{val}  \nIt reads only the **last {d['block_size']} "
-            f"{_unit(ckpt) if d['block_size'] > 1 else _unit(ckpt)[:-1]}** of the context to guess the next one.")
+    status = model_status(ckpt)
+    return (f"**Model: {escape(d['name'])}** — {d['model'].upper()} · {d['tokenizer']} tokenizer ({d['vocab_size']:,} "
+            f"tokens) · {d['params']:,} parameters{trained}{val}  \nIt reads only the **last {d['block_size']} "
+            f"{_unit(ckpt) if d['block_size'] > 1 else _unit(ckpt)[:-1]}** of the context to guess the next one."
+            + (f"  \n{status}" if status else ""))
 
 
 def _tokens_html(prompt: str, tokens, words: bool = False) -> str:

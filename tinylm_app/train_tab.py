@@ -33,7 +33,7 @@ from tinylm.live import (
 )
 from tinylm.plots import loss_frame
 from tinylm.pretrained import list_pretrained, load_pretrained
-from tinylm.runs import prepare_run
+from tinylm.runs import planned_size, prepare_run
 from tinylm_app.guard import Number, Slider, refuse, sentence
 from tinylm_app.html import PROGRESS_CSS, escape, plural, progress_html
 from tinylm_app.limits import (
@@ -161,6 +161,20 @@ def _parse_fields(form: dict) -> dict:
     return dict(tokenizer=tokenizer, vocab_size=vocab, model=model, sizes=sizes, steps=steps, seconds=seconds,
                 batch_size=parse_number(form["batch_size"], "batch size", 1, 256),
                 learning_rate=parse_number(form["learning_rate"], "learning rate", 1e-6, 1.0, integer=False))
+
+
+def planned(**form) -> str:
+    """The size of the model the fields describe, before Train is pressed (the tokenizer is built to count)."""
+    if form["source"] == "upload":
+        return "<span class='hint'>Its size is counted when training starts, from the uploaded text.</span>"
+    try:
+        fields = _parse_fields(form)
+        corpus = app_corpus(form["source"], form["dataset"], None, form["text"], MAX_CORPUS_CHARS)
+        params, vocab = planned_size(app_run_config(corpus, **fields), corpus)
+    except ValueError as err:  # empty text, a bad field: the Train button says it in full
+        return f"<span class='hint'>⚠ {escape(sentence(str(err)))}</span>"
+    over = f" — over the limit of {MAX_PARAMS:,} here: make it smaller" if params > MAX_PARAMS else ""
+    return f"This model: **{params:,} parameters** (a vocabulary of {vocab:,} tokens){over}"
 
 
 def _session(request: gr.Request | None) -> object:
@@ -342,6 +356,7 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                         n_hidden = Slider(16, 2048, value=256, step=16, label="n_hidden", visible=model0 == "mlp")
                         n_layer = Slider(1, 8, value=2, step=1, label="n_layer", visible=model0 == "gpt")
                         n_head = Slider(1, 16, value=4, step=1, label="n_head", visible=model0 == "gpt")
+                    size_line = gr.Markdown(padding=True)  # the parameter count, before training
                 with gr.Group():
                     with gr.Row():
                         budget = gr.Radio(["steps", *TIME_BUDGETS], value="30 s", label="4 · How long",
@@ -400,6 +415,9 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
                     vocab_size=vocab_size, model=model, block_size=block_size, n_embd=n_embd, n_hidden=n_hidden,
                     n_layer=n_layer, n_head=n_head, budget=budget, steps=steps, batch_size=batch_size,
                     learning_rate=learning_rate)
+        sized = [source, dataset, text, tokenizer, vocab_size, model, block_size, n_embd, n_hidden, n_layer, n_head]
+        gr.on([c.change for c in sized] + [demo.load], planned, None, size_line, inputs_kwargs=form,
+              api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         train_event = train_button.click(train, [model_state], [model_state, progress, loss_plot, sample],
                                          inputs_kwargs=form,
                                          api_name="train_stream", api_visibility="undocumented", show_progress="hidden",
