@@ -240,8 +240,8 @@ def build(model_state: gr.State | None = None, tab: gr.Tab | None = None) -> gr.
             tab.select(back_on_the_tab, where, [step_view, tokens_view, next_view], **hidden)
         # the position slider is no input of a new context: Gradio would refuse its old value when a
         # shorter context has just lowered its maximum
-        context_box.change(new_context, [context_box, step_slider, model_state], walk_outputs,
-                           trigger_mode="always_last", **hidden)
+        context_box.input(new_context, [context_box, step_slider, model_state], walk_outputs,
+                          trigger_mode="always_last", **hidden)  # typed, not set by new_model: it walks already
         gr.on([position_slider.input, step_slider.input], move, where, walk_outputs, trigger_mode="always_last",
               **hidden)
         previous.click(previous_step, where, walk_outputs, **hidden)

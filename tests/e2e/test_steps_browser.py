@@ -34,6 +34,13 @@ def wait_for_text(page, selector: str, text: str) -> None:
     page.wait_for_function(f"() => {found}")
 
 
+def type_context(page, text: str) -> None:
+    """Type a new context key by key, as a visitor does (the tab walks on typing, not on every change)."""
+    box = page.locator("#walk-context textarea")
+    box.fill("")
+    box.press_sequentially(text)
+
+
 def set_slider(page, elem_id: str, value: int) -> None:
     """Type a value into a slider's number box, as a visitor can instead of dragging."""
     box = page.locator(f"#{elem_id} input[type=number]")
@@ -66,7 +73,7 @@ def test_forward_pass_of_the_shipped_model(page):
     first_column = page.locator("#walk-step table tr").first.locator("th").nth(1).inner_text()
     assert first_bar == first_column  # the bars and the last step's table agree on the likeliest token
 
-    page.locator("#walk-context textarea").fill("To be, or not")
+    type_context(page, "To be, or not")
     wait_for_text(page, "#walk-tokens", "position 12 of 13 tokens")  # a new context starts at its last token
     page.screenshot(path=str(SCREENS / "forward_pass.png"), full_page=True)
 
@@ -93,9 +100,8 @@ def test_forward_pass_of_a_freshly_trained_model(page):
     page.get_by_role("tab", name="Train").click()
     page.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="alphabet").click()
-    # the dataset's suggestions (GPT, context 8) arrive first; then the MLP replaces the GPT
-    page.wait_for_function("() => document.querySelector('input[aria-label=\"number input for context (block_size)\"]')"
-                           ".value === '8'")
+    # the dataset's description and suggestions (GPT, context 8) arrive together; then the MLP replaces the GPT
+    page.get_by_text("Generated runs of consecutive letters").first.wait_for()
     page.get_by_role("radio", name="MLP (Bengio 2003)").check()
     page.get_by_role("radio", name="steps", exact=True).check()
     steps = page.get_by_role("spinbutton", name="steps", exact=True)
@@ -110,7 +116,7 @@ def test_forward_pass_of_a_freshly_trained_model(page):
     page.get_by_role("tab", name="Forward pass").click()
     page.get_by_text("Model: alphabet-char-mlp", exact=True).wait_for()  # the model just trained
     wait_for_text(page, "#walk-step", "Step 1 of")
-    page.locator("#walk-context textarea").fill("KLM")
+    type_context(page, "KLM")
     wait_for_text(page, "#walk-tokens", "position 2 of 3 tokens")
     page.get_by_role("button", name="Next ▶").click()
     wait_for_text(page, "#walk-step", "embeddings")
