@@ -26,7 +26,8 @@ def test_inspect_model_draws_every_text_view(alphabet):
     assert isinstance(confusion, go.Figure) and len(confusion.data[0].y) == tab.CONFUSION_TOKENS
     assert isinstance(errors, pd.DataFrame) and len(errors) > 0 and "mean loss" in errors.columns
     assert surprisal.count("<span") > 100 and "title=" in surprisal
-    assert isinstance(embeddings, go.Figure) and len(embeddings.data[0].x) == alphabet.tokenizer.vocab_size
+    text_tokens = alphabet.tokenizer.vocab_size - len(alphabet.tokenizer.non_text_ids)
+    assert isinstance(embeddings, go.Figure) and len(embeddings.data[0].x) == text_tokens  # no <|pad|> dots
     assert prompt and len(alphabet.tokenizer.encode(prompt)) <= alphabet.model.block_size
 
 
@@ -94,7 +95,8 @@ def test_replay_of_a_model_trained_in_the_train_tab(trained):
     caption, sample, bars, embeddings = tab.replay_view(0, "ABC", trained)
     assert "Step 0" in caption and "untrained" in caption and sample["value"].startswith("ABC")
     bars, embeddings = bars["value"], embeddings["value"]
-    assert len(bars.data[0].x) == tab.REPLAY_TOP and len(embeddings.data[0].x) == trained.tokenizer.vocab_size
+    text_tokens = trained.tokenizer.vocab_size - len(trained.tokenizer.non_text_ids)
+    assert len(bars.data[0].x) == tab.REPLAY_TOP and len(embeddings.data[0].x) == text_tokens
     caption, *_ = tab.replay_view(3, "ABC", trained)
     assert "Step 25" in caption and "val loss" in caption
     caption, sample, bars, _ = tab.replay_view(0, "ABC☃", trained)

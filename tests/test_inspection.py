@@ -84,11 +84,12 @@ def test_surprisal_spans_rebuild_the_text():
 
 
 @pytest.mark.parametrize("kind", ["bigram", "mlp", "gpt"])
-def test_embedding_matrix_has_one_row_per_token(kind):
-    vectors = ti.embedding_matrix(tiny(kind))
-    assert vectors.shape[0] == V
-    p = ti.pca_2d(vectors)
-    assert p.coords.shape == (V, 2) and 0 < p.explained[1] <= p.explained[0] <= 1
+def test_the_token_map_places_every_text_token_and_no_special_one(kind):
+    model = tiny(kind)
+    assert model.token_embeddings().shape[0] == V  # one row per token, for every kind of model
+    p = ti.token_map(model, TOK)
+    text = [i for i in range(V) if i not in TOK.non_text_ids]
+    assert p.ids == text and p.coords.shape == (len(text), 2) and 0 < p.explained[1] <= p.explained[0] <= 1
 
 
 def test_nearest_tokens_finds_the_parallel_vector():

@@ -99,7 +99,7 @@ def test_replay_frame_is_repeatable_and_the_last_frame_is_the_final_model():
     first = tr.replay_frame(run.model, run.tokenizer, snapshots.items[0], "the ", k=5, sample_tokens=20)
     again = tr.replay_frame(run.model, run.tokenizer, snapshots.items[0], "the ", k=5, sample_tokens=20)
     assert first.sample == again.sample and first.top == again.top and first.step == 0
-    assert len(first.top) == 5 and first.projection.coords.shape == (run.tokenizer.vocab_size, 2)
+    assert len(first.top) == 5 and first.projection.coords.shape == (len(first.projection.ids), 2)
     assert_same_weights(run.model.state_dict(), before)  # replaying never touches the live model
     final = tr.model_at(run.model, snapshots.items[-1])
     assert_same_weights(final.state_dict(), run.model.state_dict())

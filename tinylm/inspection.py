@@ -8,7 +8,8 @@ returns plain numbers (tensors, numpy arrays, lists of dicts); the Inspect tab o
 - ``score_tokens``: the loss and top predictions at every position of a text, the base of the
   confusion matrix (``confusion_matrix``), the error table (``token_errors``) and the coloured text
   (``surprisal_spans``).
-- ``embedding_matrix`` + ``pca_2d``: one vector per token, projected on its two main directions.
+- ``token_map`` (``pca_2d`` of ``model.token_embeddings()``): one vector per text token, projected on
+  its two main directions.
 - ``attention_maps``: the softmax(q k^T / sqrt(hs)) weights of every GPT layer and head.
 - ``hidden_activations``: what the hidden units of an MLP (or a GPT block's feed-forward) output.
 - ``iter_loss_surface``: the loss on a grid around the trained weights along two random,
@@ -179,23 +180,11 @@ def surprisal_spans(scores: TokenScores, tokenizer, k: int = 5, max_spans: int =
 # Embeddings
 
 
-def embedding_matrix(model) -> torch.Tensor:
-    """One vector per token, (vocab_size, n): the rows the model looks tokens up in.
-
-    GPT and MLP: the token embedding table ``wte`` (the MLP's extra "blank" row left out). Bigram:
-    its whole model is a table of logits, so a token's row of next-token logits is its vector.
-    """
-    if hasattr(model, "transformer"):
-        return model.transformer.wte.weight.detach()
-    if hasattr(model, "wte"):
-        return model.wte.weight.detach()[: model.config.vocab_size]
-    return model.logits.detach()
-
-
 @dataclass
 class Projection:
-    coords: np.ndarray  # (vocab_size, 2) each token's position along the two main directions
+    coords: np.ndarray  # (n, 2) each token's position along the two main directions
     explained: tuple[float, float]  # share of the vectors' variance along each direction
+    ids: list[int] | None = None  # the token id of each row (None: rows 0..n-1)
 
 
 def pca_2d(vectors: torch.Tensor) -> Projection:
@@ -205,7 +194,7 @@ def pca_2d(vectors: torch.Tensor) -> Projection:
     >>> [round(e, 2) for e in p.explained]  # spread 4x more along x than along y
     [0.8, 0.2]
     """
-    x = vectors.double() - vectors.double().mean(0)
+    x = vectors.detach().double() - vectors.detach().double().mean(0)
     u, s, _ = torch.linalg.svd(x, full_matrices=False)
     coords = (u[:, :2] * s[:2]).numpy()
     variance = s.pow(2)
@@ -215,9 +204,28 @@ def pca_2d(vectors: torch.Tensor) -> Projection:
     return Projection(coords, (share[0], share[1]))
 
 
-def nearest_tokens(vectors: torch.Tensor, token: int, k: int = 8) -> list[tuple[int, float]]:
-    """The ``k`` tokens whose vectors point most nearly the same way (cosine similarity)."""
+def text_token_ids(tokenizer) -> list[int]:
+    """The ids of the tokens that stand for text: the vocabulary a learner looks at (no specials)."""
+    special = set(tokenizer.non_text_ids)
+    return [i for i in range(tokenizer.vocab_size) if i not in special]
+
+
+def token_map(model, tokenizer) -> Projection:
+    """The text tokens' embeddings (``model.token_embeddings()``) on their two main directions."""
+    ids = text_token_ids(tokenizer)
+    projection = pca_2d(model.token_embeddings()[ids])
+    projection.ids = ids
+    return projection
+
+
+def nearest_tokens(vectors: torch.Tensor, token: int, k: int = 8, among: list[int] | None = None) -> list[tuple[int, float]]:
+    """The ``k`` tokens (of ``among``, or all) whose vectors point most nearly the same way (cosine similarity)."""
+    vectors = vectors.detach()
     sims = F.cosine_similarity(vectors, vectors[token][None], dim=-1)  # (V,)
+    if among is not None:
+        outside = torch.ones_like(sims, dtype=torch.bool)
+        outside[among] = False
+        sims[outside] = -2.0
     sims[token] = -2.0  # not itself
     best = sims.topk(min(k, len(sims) - 1))
     return [(int(i), float(s)) for i, s in zip(best.indices, best.values)]

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from .inspection import Projection, embedding_matrix, pca_2d
+from .inspection import Projection, token_map
 from .sample import continue_text, top_next_tokens
 
 
@@ -172,12 +172,11 @@ def replay_frame(model, tokenizer, snapshot: Snapshot, prompt: str, k: int = 10,
     The prompt and the sampling seed are the same at every step, so the differences between
     frames come from the weights alone.
     """
-
     replay = model_at(model, snapshot)
     top = [(t.token, t.prob) for t in top_next_tokens(replay, tokenizer, prompt, k)]
     sample = "".join(t.token for t in continue_text(replay, tokenizer, prompt, sample_tokens, seed=seed,
                                                     stop_at_end=False))
-    return ReplayFrame(snapshot.step, snapshot.val_loss, sample, top, pca_2d(embedding_matrix(replay)))
+    return ReplayFrame(snapshot.step, snapshot.val_loss, sample, top, token_map(replay, tokenizer))
 
 
 @dataclass

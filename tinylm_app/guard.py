@@ -7,7 +7,7 @@ any event, shown on the page or not. So the server checks what arrives, whatever
   within the field's range (a whole one where the field is whole), or a refusal naming the field;
 - text is held to the ``max_length`` of the Textbox it came through, the limit the page shows
   (``tinylm_app.limits``), and must be real Unicode (a lone surrogate is not a character);
-- ``harden(demo)`` wraps every event so that a library error (a ``ValueError``: empty text, an
+- ``guard_events(demo)`` wraps every event so that a library error (a ``ValueError``: empty text, an
   unknown token, a corrupt checkpoint) reaches the visitor as one sentence and the log as one
   line, never a traceback. Anything else is a bug: its traceback is logged once, and the
   visitor is told that it went wrong on the server, not what to change.
@@ -39,15 +39,17 @@ SERVER_FAULT = ("Something went wrong on the server ({error}); it has been logge
                 "different input.")
 
 
-def sentence(message: str) -> str:
+def sentence(message: str, escaped: bool = True) -> str:
     """A library message as one sentence: capitalised, one line, ending in a full stop.
 
     Gradio shows an error's message as HTML, and a message may quote what a visitor typed,
-    so ``<``, ``>`` and ``&`` are escaped (a name like ``<img onerror=...>`` stays text).
+    so ``<``, ``>`` and ``&`` are escaped (a name like ``<img onerror=...>`` stays text) unless
+    ``escaped`` is False (for the log).
     """
     message = " ".join(str(message).split()) or "That input cannot be used"
-    message = html.escape(message[0].upper() + message[1:], quote=False)
-    return message if message[-1] in ".!?" else message + "."
+    message = message[0].upper() + message[1:]
+    message = message if message[-1] in ".!?" else message + "."
+    return html.escape(message, quote=False) if escaped else message
 
 
 def refuse(message: str) -> gr.Error:
@@ -205,12 +207,12 @@ def guarded(fn, name: str, inputs: list, names: list = ()):
 
     def fail(error: Exception) -> gr.Error:
         if isinstance(error, gr.Error):
+            log.info("refused %s: %s", name, sentence(error.message, escaped=False)[:300])
             error.message, error.print_exception = sentence(error.message), False
-            log.info("refused %s: %s", name, error.message[:300])
             return error
         if isinstance(error, (ValueError, RecursionError)):  # the library's way of saying "not this input"
             message = "that input is nested too deeply" if isinstance(error, RecursionError) else str(error)
-            log.info("refused %s: %s", name, sentence(message)[:300])
+            log.info("refused %s: %s", name, sentence(message, escaped=False)[:300])
             return refuse(message)
         log.exception("error in %s", name)  # a bug: the one traceback worth keeping
         return gr.Error(SERVER_FAULT.format(error=type(error).__name__), print_exception=False)
@@ -258,14 +260,3 @@ def guard_events(demo: gr.Blocks) -> None:
         if block_fn.fn is not None and not getattr(block_fn.fn, "guarded", False):
             names = [None] * (len(block_fn.inputs) - len(block_fn.input_keyword_names)) + block_fn.input_keyword_names
             block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs, names)
-
-
-def publish_only(demo: gr.Blocks, documented: set[str]) -> None:
-    """Hide every public endpoint that is not ``documented`` from the API page and the clients.
-
-    Hidden events still serve the page (its JavaScript calls them by number); they are guarded
-    like the others, because a script can call them the same way.
-    """
-    for block_fn in demo.fns.values():
-        if block_fn.api_visibility == "public" and block_fn.api_name not in documented:
-            block_fn.api_visibility = "private"

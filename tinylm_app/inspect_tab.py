@@ -143,7 +143,7 @@ def surprisal_html(spans: list[dict]) -> str:
 
 
 def embedding_figure(proj: ti.Projection, tokenizer) -> go.Figure:
-    labels = [token_label(tokenizer.token_text(i)) for i in range(len(proj.coords))]
+    labels = [token_label(tokenizer.token_text(i)) for i in (proj.ids or range(len(proj.coords)))]
     many = len(labels) > 300  # beyond that, labels only on hover
     fig = go.Figure(go.Scattergl(
         x=proj.coords[:, 0], y=proj.coords[:, 1], text=labels, mode="markers" if many else "markers+text",
@@ -211,7 +211,7 @@ def inspect_model(ckpt):
     """The text views at once: card, confusion, errors, coloured text, embeddings, default prompt."""
     ckpt = current_model(ckpt)
     tok, ids = ckpt.tokenizer, _val_ids(ckpt)
-    proj = ti.pca_2d(ti.embedding_matrix(ckpt.model))
+    proj = ti.token_map(ckpt.model, tok)
     if ids is None or len(ids) < 2:
         note = "This model's validation text is not known (it was trained on uploaded or pasted text)."
         return (_card(ckpt, None), None, pd.DataFrame(), f"<p>{note}</p>",
@@ -232,10 +232,11 @@ def embedding_row(token: str, ckpt):
     token_id = tok.token_to_id(token) if token else None
     if token_id is None:
         return pd.DataFrame(), f"`{token}` is not one token of this model's vocabulary." if token else ""
-    vectors = ti.embedding_matrix(ckpt.model)
+    vectors = ckpt.model.token_embeddings().detach()
     row = vectors[token_id].tolist()
     frame = pd.DataFrame([[round(v, 3) for v in row]], columns=[str(i) for i in range(len(row))])
-    near = ", ".join(f"`{token_label(tok.token_text(i))}` {s:.2f}" for i, s in ti.nearest_tokens(vectors, token_id))
+    near = ", ".join(f"`{token_label(tok.token_text(i))}` {s:.2f}"
+                     for i, s in ti.nearest_tokens(vectors, token_id, among=ti.text_token_ids(tok)))
     return frame, (f"Row {token_id} of the embedding table, {len(row)} numbers. "
                    f"Tokens whose rows point the same way (cosine similarity): {near}")
 

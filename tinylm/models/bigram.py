@@ -35,6 +35,11 @@ class Bigram(nn.Module):
         """(B, T, vocab_size) -> logits: a one-hot row times the table is that token's row."""
         return x @ self.logits
 
+    def token_embeddings(self):
+        """One vector per token, (vocab_size, vocab_size): a bigram's whole model is its table, so a
+        token's row of next-token logits is its vector."""
+        return self.logits
+
     def forward(self, idx, targets=None):
         logits = self.logits[idx]  # (B, T, vocab_size): one row of the table per position, = lm_head(hidden(idx))
         loss = None

@@ -185,6 +185,10 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
+    def token_embeddings(self) -> torch.Tensor:
+        """One vector per token, (vocab_size, n_embd): the table ``wte`` the model looks tokens up in."""
+        return self.transformer.wte.weight
+
     def set_fast_attention(self, fast: bool) -> None:
         """Switch every layer between the fused fast path and the readable reference."""
         for block in self.transformer.h:

@@ -110,6 +110,10 @@ class MLP(nn.Module):
         summed = F.embedding_bag(rows.reshape(B * T, self.block_size), tables, mode="sum")  # (B*T, n_hidden)
         return summed.view(B, T, -1) + self.h[0].bias
 
+    def token_embeddings(self):
+        """One vector per token, (vocab_size, n_embd): ``wte`` without the extra "blank" row."""
+        return self.wte.weight[: self.config.vocab_size]
+
     def forward(self, idx, targets=None):
         logits = self.lm_head(self.hidden(idx))  # (B, T, vocab_size)
         loss = None
