@@ -20,8 +20,9 @@ import time
 import torch
 from common import REPO, report
 
-from tinylm.edit import bigram_checkpoint, set_weight
+from tinylm.edit import set_weight
 from tinylm.pretrained import list_pretrained, load_pretrained
+from tinylm.runs import bigram_checkpoint
 from tinylm.sample import next_token_probs, prompt_ids
 
 CONTEXTS = {"alphabet": "KLM", "names": "em", "phrases_pt": "eu gosto de", "tiny_shakespeare": "ROMEO:\nBut soft, what"}

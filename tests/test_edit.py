@@ -1,6 +1,7 @@
 """Editing weights by hand: a set weight moves the softmax the way it should, bad input is refused
-with the model untouched, undo/redo/reset round-trip, connections set exactly the edge asked for,
-and imprinted sequences come back from greedy generation, with the val-loss price measured."""
+with the model untouched, undo/redo/reset round-trip, connections add exactly what was asked to
+their edge, and imprinted sequences come back from greedy generation, with the val-loss price
+measured. The Weights tab's view (``weights_view``) is checked as data in tests/test_weights_tab.py."""
 
 import math
 
@@ -12,25 +13,27 @@ from tinylm.edit import (
     EditError,
     EditSession,
     axis_kinds,
-    bigram_from_counts,
     changed_cells,
     connect,
     connect_at,
     connection_strengths,
-    copy_weights,
     diff,
+    features,
     head_columns,
     imprint,
     imprint_report,
     memory,
+    readout,
     search_tokens,
     set_weight,
     table_slice,
+    token_id,
     weight_table,
     window,
 )
-from tinylm.models import build_model
+from tinylm.models import bigram_from_counts, build_model
 from tinylm.pretrained import load_pretrained
+from tinylm.replay import copy_state_dict
 from tinylm.sample import UnknownTokenError, next_token_probs, prompt_ids
 from tinylm.tokenizer import CharTokenizer
 from tinylm.train import TrainConfig, evaluate, train
@@ -46,7 +49,7 @@ def tok():
 
 @pytest.fixture
 def bigram(tok):
-    return bigram_from_counts(tok, TEXT, smoothing=0.5)
+    return bigram_from_counts(torch.tensor(tok.encode(TEXT)), tok.vocab_size, smoothing=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,11 @@ def mlp(tok, trained_mlp_state):
     model = build_model("mlp", vocab_size=tok.vocab_size, block_size=3, n_embd=8, n_hidden=48)
     model.load_state_dict(trained_mlp_state)
     return model.eval()
+
+
+def odds_of(probs, i) -> float:
+    """p / (1 - p): the odds of token i against all the others."""
+    return float(probs[i] / (1 - probs[i]))
 
 
 def ids_of(tok, text):
@@ -104,7 +112,7 @@ def test_an_mlp_output_bias_moves_its_token_after_every_context(mlp, tok):
 @pytest.mark.parametrize("value", ["abc", "", None, True, [1.0], float("nan"), "nan", float("inf"), "-inf",
                                    MAX_ABS_WEIGHT * 2, "1e6"])
 def test_a_bad_value_is_refused_and_the_model_is_unchanged(bigram, value):
-    original = copy_weights(bigram)
+    original = copy_state_dict(bigram)
     with pytest.raises(EditError, match="must be"):
         set_weight(bigram, "logits", (6, 7), value)
     assert same_weights(bigram, original)
@@ -116,7 +124,7 @@ def test_a_bad_value_is_refused_and_the_model_is_unchanged(bigram, value):
     ("lm_head.weight", (0, 0), "no weight named"),
 ])
 def test_a_bad_index_or_name_is_refused_and_the_model_is_unchanged(bigram, name, index, message):
-    original = copy_weights(bigram)
+    original = copy_state_dict(bigram)
     with pytest.raises(EditError, match=message):
         set_weight(bigram, name, index, 1.0)
     assert same_weights(bigram, original)
@@ -129,12 +137,12 @@ def test_an_index_may_be_typed_as_text(bigram):
 
 def test_undo_redo_and_reset_round_trip(mlp, tok):
     session = EditSession.start(mlp)
-    original = copy_weights(mlp)
+    original = copy_state_dict(mlp)
     session.set("lm_head.weight", (7, 3), 2.5)
     session.set("wte.weight", (tok.vocab_size, 0), -1.0)  # the blank row exists too
     session.record(connect(mlp, tok, "c", "z", 6.0, context="abc"))
     session.record(imprint(mlp, tok, ["wzy"], 3.0).change)
-    edited = copy_weights(mlp)
+    edited = copy_state_dict(mlp)
     assert len(session.history) == 4 and len(diff(mlp, original)) == len({(e.name, e.index) for e in session.edits()})
     while session.undo():
         pass
@@ -156,7 +164,7 @@ def test_undo_redo_and_reset_round_trip(mlp, tok):
 
 def test_set_many_is_all_or_nothing(bigram):
     session = EditSession.start(bigram)
-    original = copy_weights(bigram)
+    original = copy_state_dict(bigram)
     with pytest.raises(EditError, match="finite"):
         session.set_many("logits", [((1, 1), 3.0), ((2, 2), "inf")])
     assert same_weights(bigram, original) and not session.history
@@ -166,7 +174,7 @@ def test_set_many_is_all_or_nothing(bigram):
 
 def test_diff_lists_each_changed_weight_once_even_when_tied():
     model = load_pretrained("alphabet-gpt").model
-    original = copy_weights(model)
+    original = copy_state_dict(model)
     set_weight(model, "lm_head.weight", (9, 2), 0.5)  # lm_head is transformer.wte: one tensor, two names
     set_weight(model, "transformer.h.0.ln_1.bias", 3, 0.25)
     changed = {(e.name, e.index) for e in diff(model, original)}
@@ -199,6 +207,18 @@ def test_weight_tables_are_labelled_by_token(mlp, tok):
         weight_table(mlp, "lm_head.weight", rows=[tok.vocab_size])
 
 
+def test_the_output_layer_is_found_through_the_contract(bigram, mlp, tok, alphabet):
+    """readout: W @ hidden + bias are the logits, for every kind, and W writes through to the model."""
+    for model, ids in ((bigram, ids_of(tok, "ab")), (mlp, ids_of(tok, "abc")),
+                       (alphabet.model, ids_of(alphabet.tokenizer, "KLM"))):
+        name, W, bias = readout(model)
+        h = features(model, [window(model, ids)])[0]
+        logits = W @ h + (0 if bias is None else bias)
+        assert torch.allclose(logits, model(torch.tensor([ids]))[0][0, -1], atol=1e-5), name
+        assert W.data_ptr() == model.get_parameter(name).data_ptr()
+    assert readout(bigram)[0] == "logits" and readout(alphabet.model)[0] == "lm_head.weight"
+
+
 def test_a_gpt_shows_an_attention_heads_output_projection():
     model = load_pretrained("alphabet-gpt").model
     assert axis_kinds(model, "transformer.h.1.attn.c_proj.weight") == ("channel", "head")
@@ -209,6 +229,8 @@ def test_a_gpt_shows_an_attention_heads_output_projection():
     _, labels, _ = weight_table(model, "transformer.h.0.attn.c_attn.weight", rows=[0, 32, 64], cols=[0])
     with pytest.raises(EditError, match="heads 0..1"):
         head_columns(model, 2)
+    with pytest.raises(EditError, match="no attention heads"):
+        head_columns(build_model("mlp", vocab_size=5), 0)
 
 
 def test_table_slices_follow_the_context(bigram, mlp, tok):
@@ -228,15 +250,28 @@ def test_search_finds_tokens_by_text(tok):
     assert search_tokens(tok, "") == []
 
 
+def test_a_token_is_named_by_its_text_its_mark_or_its_id(tok):
+    newline = tok.token_to_id("\n")
+    assert token_id(tok, "\n") == token_id(tok, "↵") == token_id(tok, f"#{newline}") == token_id(tok, newline) == newline
+    for bad, message in (("ab", "not one token"), ("#999", "out of range"), (-1, "out of range"), ("", "not one token"),
+                         (None, "not one token"), (True, "not one token")):
+        with pytest.raises(EditError, match=message):
+            token_id(tok, bad)
+
+
 # --- connections ----------------------------------------------------------------------------
 
 
-def test_a_bigram_connection_is_its_table_entry(bigram, tok):
+def test_a_bigram_connection_is_its_table_entry_and_connect_adds_to_it(bigram, tok):
     a, z = tok.token_to_id("a"), tok.token_to_id("z")
-    change = connect(bigram, tok, "a", "z", 7.0)
-    assert bigram.logits[a, z].item() == 7.0 and len(change.edits) == 1
+    start = bigram.logits[a, z].item()
+    odds = odds_of(next_token_probs(bigram, [a]), z)
+    change = connect(bigram, tok, "a", "z", 3.0)
+    assert bigram.logits[a, z].item() == pytest.approx(start + 3.0) and len(change.edits) == 1
+    assert odds_of(next_token_probs(bigram, [a]), z) == pytest.approx(odds * math.e ** 3, rel=1e-4)  # e^3 the odds
+    assert "connect a → z +3" in change.what and f"edge {start:.2f} → {start + 3:.2f}" in change.what
     conn = connection_strengths(bigram, [a], [z])
-    assert conn.inputs == [(0, a)] and conn.strengths == [[7.0]]
+    assert conn.inputs == [(0, a)] and conn.strengths == [[pytest.approx(start + 3.0)]]
 
 
 def test_mlp_edges_are_what_the_token_adds_to_each_logit(mlp, tok):
@@ -251,7 +286,7 @@ def test_mlp_edges_are_what_the_token_adds_to_each_logit(mlp, tok):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "gpt"])
-def test_connect_sets_the_edge_exactly_and_only_that_tokens_output_row(kind, mlp, tok):
+def test_connect_adds_to_the_edge_exactly_and_changes_only_that_tokens_output_row(kind, mlp, tok):
     if kind == "gpt":
         ckpt = load_pretrained("alphabet-gpt")
         model, tok, context, src, dst = ckpt.model, ckpt.tokenizer, "KLM", "L", "Q"
@@ -259,16 +294,21 @@ def test_connect_sets_the_edge_exactly_and_only_that_tokens_output_row(kind, mlp
         model, context, src, dst = mlp, "cde", "d", "z"
     ids, dst_id = ids_of(tok, context), tok.token_to_id(dst)
     before = float(next_token_probs(model, ids)[dst_id])
-    change = connect(model, tok, src, dst, 8.0, context=context)
     position = [p for p, t in enumerate(window(model, ids)) if t == tok.token_to_id(src)][-1]
-    conn = connection_strengths(model, ids, [dst_id])
-    assert conn.strengths[[p for p, _ in conn.inputs].index(position)][0] == pytest.approx(8.0, abs=1e-3)
+
+    def edge_now():
+        conn = connection_strengths(model, ids, [dst_id])
+        return conn.strengths[[p for p, _ in conn.inputs].index(position)][0]
+
+    start = edge_now()
+    change = connect(model, tok, src, dst, 8.0, context=context)
+    assert edge_now() == pytest.approx(start + 8.0, abs=1e-3)
     assert {e.index[0] for e in change.edits} == {dst_id} and {e.name for e in change.edits} == {"lm_head.weight"}
     assert float(next_token_probs(model, ids)[dst_id]) > before
 
 
 def test_connect_refuses_tokens_that_are_not_there(mlp, tok):
-    original = copy_weights(mlp)
+    original = copy_state_dict(mlp)
     with pytest.raises(EditError, match="not in the context"):
         connect(mlp, tok, "z", "a", 3.0, context="abc")
     with pytest.raises(EditError, match="not one token"):
@@ -336,17 +376,7 @@ def test_a_gpt_imprints_through_its_last_mlp_and_keeps_its_embeddings():
     ("ab", float("nan"), EditError, "finite"), ("ab", 1e9, EditError, "between"),
 ])
 def test_bad_imprints_are_refused_and_the_model_is_unchanged(mlp, tok, sequences, strength, error, message):
-    original = copy_weights(mlp)
+    original = copy_state_dict(mlp)
     with pytest.raises(error, match=message):
         imprint_report(mlp, tok, sequences, strength, val_text=TEXT[:100])
     assert same_weights(mlp, original)
-
-
-def test_bigram_from_counts_is_the_counting_model(tok):
-    model = bigram_from_counts(tok, "abab", smoothing=0.5)
-    a, b = tok.token_to_id("a"), tok.token_to_id("b")
-    probs = next_token_probs(model, [a])
-    assert float(probs[b]) == pytest.approx((2 + 0.5) / (2 + 0.5 * tok.vocab_size))
-    assert evaluate(bigram_from_counts(tok, TEXT), torch.tensor(tok.encode(TEXT))) < math.log(tok.vocab_size) / 2
-    with pytest.raises(EditError, match="smoothing must be more than 0"):
-        bigram_from_counts(tok, "abab", smoothing=0)

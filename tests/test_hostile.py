@@ -50,6 +50,8 @@ def _call(block_fn, raw: list) -> str:
             values.append(component.preprocess(payload) if block_fn.preprocess else payload)
         n_positional = len(values) - len(block_fn.input_keyword_names)  # inputs_kwargs come last, by name
         positional, kwargs = values[:n_positional], dict(zip(block_fn.input_keyword_names, values[n_positional:]))
+        if block_fn.inputs_as_dict:  # inputs given as a set: the handler gets one dict, component -> value
+            positional = [dict(zip(block_fn.inputs, positional))]
         args, *_ = special_args(block_fn.fn, positional, None, None)
         result = block_fn.fn(*args, **kwargs)
         if inspect.isgenerator(result):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tinylm.models import KVCache, build_model, count_params, make_config, model_kind
+from tinylm.models import KVCache, bigram_from_counts, build_model, count_params, make_config, model_kind
 from tinylm.models.gpt import reference_attention
 
 VOCAB = 11
@@ -52,6 +52,53 @@ def test_logits_are_the_head_of_the_hidden_state(kind):
     hidden = model.hidden(idx)
     assert hidden.shape[:2] == (2, 5)
     assert torch.allclose(model.lm_head(hidden), model(idx)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_weight_says_what_its_axes_count(kind):
+    """weight_axes: one word per axis of every weight, and exactly one output layer (a "next" axis)."""
+    model = tiny_model(kind)
+    words = {"token", "next", "embd", "input", "neuron", "channel", "position", "qkv", "head"}
+    for name, tensor in model.state_dict().items():
+        axes = model.weight_axes(name)
+        assert len(axes) == tensor.dim() and set(axes) <= words, name
+    outputs = [n for n in model.state_dict() if "next" in model.weight_axes(n) and model.get_parameter(n).dim() == 2]
+    assert outputs == [{"bigram": "logits"}.get(kind, "lm_head.weight")]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_only_the_mlp_has_a_blank_token_and_it_reads_it_before_the_start(kind):
+    model = tiny_model(kind)
+    if kind != "mlp":
+        assert model.blank is None
+        return
+    assert model.blank == VOCAB  # wte's extra row
+    padded = torch.tensor([[model.blank, model.blank, 3]])
+    assert torch.allclose(model.hidden(torch.tensor([[3]]))[:, -1], model.hidden(padded)[:, -1], atol=1e-6)
+
+
+def test_gpt_last_mlp_activations_lead_to_the_logits():
+    """What the weight editor's imprint reads (the last c_proj's input) sits on the real forward pass."""
+    model = tiny_model("gpt")
+    idx = random_ids(2, 9)
+    act, x = model.last_mlp_activations(idx)
+    assert act.shape == (2, 9, 4 * 16) and x.shape == (2, 9, 16)
+    assert torch.allclose(model.lm_head(model.transformer.ln_f(x)), model(idx)[0], atol=1e-6)
+    block = model.transformer.h[-1]
+    before_mlp = x - block.mlp.c_proj(act)  # the stream the last MLP read: its output is c_proj(act)
+    assert torch.allclose(block.mlp(block.ln_2(before_mlp)), block.mlp.c_proj(act), atol=1e-5)
+
+
+def test_bigram_from_counts_is_the_counting_model():
+    ids = torch.tensor([1, 2, 1, 2, 1, 3])
+    model = bigram_from_counts(ids, VOCAB, smoothing=0.5)
+    probs = torch.softmax(model(torch.tensor([[1]]))[0][0, -1], dim=-1)
+    assert float(probs[2]) == pytest.approx((2 + 0.5) / (3 + 0.5 * VOCAB))  # 1 -> 2 twice, 1 -> 3 once
+    for bad in (0, -1.0, float("nan"), float("inf"), "1"):
+        with pytest.raises(ValueError, match="smoothing must be more than 0"):
+            bigram_from_counts(ids, VOCAB, smoothing=bad)
+    with pytest.raises(ValueError, match="two tokens"):
+        bigram_from_counts(ids[:1], VOCAB)
 
 
 @pytest.mark.parametrize("kind", KINDS)

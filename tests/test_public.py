@@ -13,7 +13,8 @@ import pytest
 
 from tinylm.chat import parse_jsonl, render_for_reply
 from tinylm.checkpoint import save_checkpoint
-from tinylm.edit import MAX_IMPRINT_PAIRS, EditError, dataset_texts, imprint
+from tinylm.data import dataset_texts
+from tinylm.edit import MAX_IMPRINT_PAIRS, EditError, imprint
 from tinylm.models import build_model, size_of
 from tinylm.pretrained import load_pretrained
 from tinylm.tokenizer import build_tokenizer
@@ -136,6 +137,16 @@ def test_text_must_be_real_unicode_within_its_limit():
         guard.check_text("ok \ud800", "the text")
     with pytest.raises(ValueError, match="over the limit"):
         guard.check_text("x" * 11, "the text", 10)
+
+
+def test_an_event_with_dict_inputs_is_held_to_its_textboxs_limit():
+    """Inputs given as a set reach the handler as one dict, component -> value; the guard reads inside it."""
+    with gr.Blocks():
+        box, n = gr.Textbox(label="context", max_length=10), gr.Number(label="n")
+    handler = guard.guarded(lambda data: data[box], "demo", [box, n], as_dict=True)
+    assert handler({box: "short", n: 1}) == "short"
+    with pytest.raises(gr.Error, match="over the limit of 10"):
+        handler({box: "x" * 11, n: 1})
 
 
 @pytest.mark.parametrize("value, message", [("abc", "must be a number"), (2.5, "whole number"),

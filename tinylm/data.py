@@ -31,6 +31,7 @@ import os
 import random
 import string
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -476,3 +477,22 @@ def corpus_from_text(text: str, name: str = "pasted", val_fraction: float = 0.1,
     rows = datasets.Dataset.from_dict({"text": [text]})  # the same table shape as a file
     split = SplitConfig(rule="fraction", val=val_fraction)
     return _make_corpus(name, _join_rows(rows), split, None, max_chars)
+
+
+@lru_cache(maxsize=8)
+def dataset_texts(dataset: str | None) -> tuple[str, str] | None:
+    """(train, val) text of a shipped dataset (cached), or None when it cannot be loaded.
+
+    Only a shipped dataset's name is looked up, never a path: a checkpoint's info may come from
+    an upload, and a path there must never be opened.
+
+    >>> dataset_texts("/etc/passwd") is None
+    True
+    """
+    if dataset not in list_datasets():
+        return None
+    try:
+        corpus = load_corpus(dataset)
+    except (ValueError, OSError):
+        return None
+    return corpus.train, corpus.val

@@ -1,7 +1,8 @@
 """A training run from end to end: corpus -> tokenizer -> ids -> model -> trained checkpoint.
 
 The command line, the app's Train tab and the presets all go through these three functions, so
-a model trained in the browser and one trained in a terminal are made the same way.
+a model trained in the browser and one trained in a terminal are made the same way. A bigram
+can skip the training: ``bigram_checkpoint`` counts it.
 
     run = prepare_run(RunConfig(dataset="names", tokenizer="char", model="mlp"), load_corpus("names"))
     for metrics in train_run(run):   # a generator: stop whenever you like
@@ -17,10 +18,11 @@ from typing import Iterator
 import torch
 
 from .checkpoint import Checkpoint, save_checkpoint
-from .data import Corpus
+from .data import Corpus, load_corpus
 from .models import build_model, count_params, size_of
+from .models.bigram import bigram_from_counts
 from .tokenizer import Tokenizer, build_tokenizer
-from .train import TrainConfig, seed_everything, train
+from .train import TrainConfig, evaluate, seed_everything, train
 
 
 @dataclass
@@ -102,3 +104,20 @@ def save_run(run: Run, directory, command: str | None = None, name: str | None =
     if command:
         info["command"] = command
     return save_checkpoint(directory, run.model, run.tokenizer, run.metrics, **info)
+
+
+def bigram_checkpoint(dataset: str, smoothing: float = 1.0) -> Checkpoint:
+    """A counted bigram of a shipped dataset (char, or words for the phrase lists), as a Checkpoint.
+
+    No training: the table is log(count + smoothing) over the train split (``bigram_from_counts``);
+    ``info["val_loss"]`` is measured on the val split.
+    """
+    corpus = load_corpus(dataset)
+    kind = corpus.config.tokenizer if corpus.config and corpus.config.tokenizer in ("char", "split") else "char"
+    tokenizer = build_tokenizer(kind, corpus.train + corpus.val + corpus.test if kind == "char" else corpus.train)
+    ids = torch.tensor(tokenizer.encode(corpus.train, allow_special=False), dtype=torch.long)
+    model = bigram_from_counts(ids, tokenizer.vocab_size, smoothing)
+    val_ids = torch.tensor(tokenizer.encode(corpus.val, allow_special=False))
+    info = {"name": f"{dataset}-bigram-counts", "dataset": dataset, "val_loss": evaluate(model, val_ids),
+            "smoothing": smoothing, "steps": 0, "made_by": "tinylm.runs.bigram_checkpoint (counted, not trained)"}
+    return Checkpoint(model, tokenizer, info)

@@ -482,3 +482,13 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
             if hf.token_to_id(s) is None:
                 hf.add_special_tokens([s])
     return BPETokenizer(hf, kind=kind)
+
+
+def ordinary_tokens(tokenizer: Tokenizer) -> list[int]:
+    """Ids of the tokens text is made of: every id but ``non_text_ids`` (the special tokens, <|unk|>).
+
+    >>> ordinary_tokens(build_tokenizer("char", "ba"))  # ids 0-5 are special, then "a", "b"
+    [6, 7]
+    """
+    non_text = set(tokenizer.non_text_ids)
+    return [i for i in range(tokenizer.vocab_size) if i not in non_text]

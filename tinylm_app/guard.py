@@ -174,14 +174,16 @@ def examples(samples: list[str], target: gr.Textbox, label: str = "Try") -> Data
     return dataset
 
 
-def _check_inputs(args: tuple, kwargs: dict, inputs: list, names: list) -> None:
+def _check_inputs(args: tuple, kwargs: dict, inputs: list, names: list, as_dict: bool = False) -> None:
     """Text and JSON that reached an event, held to the limits of the components they came through.
 
-    ``args`` fill the first of ``inputs``; ``kwargs`` (an event's ``inputs_kwargs``) are matched by
-    ``names``, the parameter name of each input.
+    ``args`` fill the first of ``inputs`` (with ``as_dict``, the event's inputs are a set, and
+    ``args[0]`` is one dict, component -> value); ``kwargs`` (an event's ``inputs_kwargs``) are
+    matched by ``names``, the parameter name of each input.
     """
     by_name = {name: component for name, component in zip(names, inputs) if name}
-    pairs = [*zip(inputs, args), *((by_name[k], v) for k, v in kwargs.items() if k in by_name)]
+    positional = args[0].items() if as_dict and args and isinstance(args[0], dict) else zip(inputs, args)
+    pairs = [*positional, *((by_name[k], v) for k, v in kwargs.items() if k in by_name)]
     for component, value in pairs:
         label = getattr(component, "label", None) or "a field"
         if isinstance(value, str):
@@ -198,11 +200,11 @@ def _check_inputs(args: tuple, kwargs: dict, inputs: list, names: list) -> None:
 # Events
 
 
-def guarded(fn, name: str, inputs: list, names: list = ()):
+def guarded(fn, name: str, inputs: list, names: list = (), as_dict: bool = False):
     """``fn`` that checks its inputs and turns every error into a one-sentence ``gr.Error``.
 
     ``inputs`` are the event's components in order, ``names`` their parameter names (for inputs
-    passed by keyword).
+    passed by keyword); ``as_dict``: the inputs are a set, and ``fn`` gets one dict of them.
     """
 
     def fail(error: Exception) -> gr.Error:
@@ -221,7 +223,7 @@ def guarded(fn, name: str, inputs: list, names: list = ()):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, kwargs, inputs, names)
+                _check_inputs(args, kwargs, inputs, names, as_dict)
                 async for item in fn(*args, **kwargs):
                     yield item
             except Exception as error:  # noqa: BLE001  (every error becomes one sentence)
@@ -230,7 +232,7 @@ def guarded(fn, name: str, inputs: list, names: list = ()):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, kwargs, inputs, names)
+                _check_inputs(args, kwargs, inputs, names, as_dict)
                 yield from fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -238,7 +240,7 @@ def guarded(fn, name: str, inputs: list, names: list = ()):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, kwargs, inputs, names)
+                _check_inputs(args, kwargs, inputs, names, as_dict)
                 return await fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -246,7 +248,7 @@ def guarded(fn, name: str, inputs: list, names: list = ()):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                _check_inputs(args, kwargs, inputs, names)
+                _check_inputs(args, kwargs, inputs, names, as_dict)
                 return fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
                 raise fail(error) from error
@@ -259,4 +261,5 @@ def guard_events(demo: gr.Blocks) -> None:
     for block_fn in demo.fns.values():
         if block_fn.fn is not None and not getattr(block_fn.fn, "guarded", False):
             names = [None] * (len(block_fn.inputs) - len(block_fn.input_keyword_names)) + block_fn.input_keyword_names
-            block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs, names)
+            block_fn.fn = guarded(block_fn.fn, block_fn.api_name or block_fn.name, block_fn.inputs, names,
+                                  block_fn.inputs_as_dict)

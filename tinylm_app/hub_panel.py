@@ -13,12 +13,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_HUB_CACHE_BYTES, MAX_NAME_CHARS
-from tinylm_app.session import current_model, download_folder, launch, prune
-from tinylm_app.session import model_state as new_model_state
 from tinylm.card import experiment_zip
 from tinylm.hf import HubError, transformers_zip
 from tinylm.hub import hub_tokens, load_hub_tokenizer, push_to_hub
+from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_HUB_CACHE_BYTES, MAX_NAME_CHARS
+from tinylm_app.session import current_model, download_folder, launch, prune
+from tinylm_app.session import model_state as new_model_state
 
 MAX_SHOWN_TOKENS = 500
 HUB_CACHE = Path(tempfile.gettempdir()) / "tinylm-hub-tokenizers"  # tokenizers fetched for the lookup

@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from tinylm import inspection as ti
 from tinylm import replay as tr
-from tinylm.edit import dataset_texts
+from tinylm.data import dataset_texts
 from tinylm_app.guard import Slider
 from tinylm_app.html import escape, model_line, model_status, token_label
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS

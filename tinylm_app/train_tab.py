@@ -20,7 +20,6 @@ from tinylm.checkpoint import (
 )
 from tinylm.data import list_datasets, load_dataset_config
 from tinylm.fields import parse_number
-from tinylm.models import config_fields
 from tinylm.live import (
     TrainingSlots,
     TrainingUpdate,
@@ -31,6 +30,7 @@ from tinylm.live import (
     sample_text,
     training_summary,
 )
+from tinylm.models import config_fields
 from tinylm.plots import loss_frame
 from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.runs import planned_size, prepare_run

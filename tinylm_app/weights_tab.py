@@ -1,55 +1,56 @@
 """The Weights tab: change a model by hand instead of training it, and watch the softmax move.
 
-Layout and wiring only; ``tinylm.edit`` does the work. The model's real weights, by their
-``state_dict`` names, sit in an editable table (``weight_table`` / ``EditSession.set``); the
-network picture draws how strongly each context token pushes each next token
-(``connection_strengths``), and clicking two circles sets that strength (``connect_at``); the
-Imprint box writes whole sequences into the weights in closed form (``imprint_report``). After
-every change: the next-token bars before and after, and a greedy and a sampled continuation.
+Layout and wiring only. Each redraw asks ``tinylm.edit.weights_view`` for one ``WeightsView`` (the
+table's slice, the bars before and after, the continuations, the picture, the menus) and renders
+it; each control calls one library function:
 
-Edits happen on the session's model (``model_state``), so the Predict tab sees them too; undo,
-redo and reset come from the session's ``EditSession``. Serves ``/edit_weight``, ``/connect`` and
-``/imprint`` for gradio_client. Run it alone with ``python -m tinylm_app.weights_tab``.
+- the table (type a number) -> ``EditSession.set_many``; Undo, Redo, Reset -> ``EditSession``;
+- the network picture and Connect -> ``connect_at`` (adds the strength to one edge);
+- Imprint -> ``imprint_report``; Export -> ``tinylm.checkpoint.checkpoint_zip``;
+- Edit another model -> ``tinylm.runs.bigram_checkpoint`` or ``tinylm.pretrained.load_pretrained``.
+
+Handlers take Gradio's dict of inputs and return a dict of the outputs they change. Edits happen
+on the session's model (``model_state``), so the Predict tab sees them too. Serves
+``/edit_weight``, ``/connect`` and ``/imprint`` for gradio_client. Run it alone with
+``python -m tinylm_app.weights_tab``.
 """
 
-import html
+from __future__ import annotations
+
+import threading
 import warnings
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import torch
 
 from tinylm.checkpoint import Checkpoint, CheckpointError, checkpoint_zip
+from tinylm.data import dataset_texts
 from tinylm.edit import (
     DEFAULT_IMPRINT_STRENGTH,
     MAX_STRENGTH,
-    MAX_TABLE_COLS,
     Change,
     EditError,
     EditSession,
-    axis_kinds,
-    axis_label,
-    bigram_checkpoint,
-    changed_cells,
-    connect,
+    WeightsView,
     connect_at,
-    connection_strengths,
-    dataset_texts,
+    edit_table,
     imprint_report,
-    parse_index,
-    parse_value,
+    predict,
     search_tokens,
-    table_slice,
+    token_id,
     token_label,
-    weight,
-    weight_names,
-    weight_table,
-    window,
+    weights_view,
 )
-from tinylm.models import count_params, model_kind
 from tinylm.pretrained import list_pretrained, load_pretrained
-from tinylm.sample import UnknownTokenError, continue_text, next_token_probs, prompt_ids
-from tinylm_app.guard import Dataframe, Number, Slider
+from tinylm.runs import bigram_checkpoint
+from tinylm.sample import prompt_ids
+from tinylm_app import weights_api
+from tinylm_app import weights_html as draw
+from tinylm_app.guard import Dataframe, Slider
+from tinylm_app.html import escape
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_NAME_CHARS
 from tinylm_app.session import current_model, download_folder, launch
 from tinylm_app.session import model_state as new_model_state
@@ -57,13 +58,10 @@ from tinylm_app.session import model_state as new_model_state
 # Gradio warns that an editable table cannot show a Styler's number formats; it does show its colours
 warnings.filterwarnings("ignore", message="Cannot display Styler object in interactive mode")
 
-TOP_BARS = 20  # next tokens in the bar chart
-CONTINUATION_TOKENS = 40  # length of the greedy and the sampled continuation (char models; words: 12)
-TOP_ROWS = 8  # likeliest next tokens that get rows in the tables and circles in the picture
-API_NEW_TOKENS = 10  # tokens of greedy continuation the API returns (short: every call pays for them)
-SAMPLE_SEED = 0  # the sampled continuation always uses this seed: only the edit changes it
-MAX_CHOICES = 2000  # a vocabulary bigger than this is searched instead of listed
-ROW_HEADER = "row ↓ col →"
+STATIC = Path(__file__).parent / "static"
+CSS = (STATIC / "weights.css").read_text()  # bars, continuations, picture, imprint report
+PICTURE_JS = (STATIC / "weights.js").read_text()  # drag circles, click two of them to connect
+TABLE_CSS = f"<style>{(STATIC / 'weights_table.css').read_text()}</style>"  # row labels that stay in view
 BIGRAM_DATASETS = ("names", "alphabet", "phrases_pt", "tiny_shakespeare")
 EXAMPLE_CONTEXTS = {"alphabet": "KLM", "names": "em", "phrases_pt": "eu gosto de", "phrases_en": "i like to",
                     "tiny_shakespeare": "ROMEO:\nBut soft, what light through yonder "}
@@ -74,6 +72,15 @@ Enter, and the bars show the next-token probabilities **before** (grey) and **af
 draw a connection in the picture, or imprint whole sequences below. Undo, redo and reset are always
 there; **Predict** uses the edited model too."""
 
+CONNECT_HOW = """### Draw connections
+The network for this context: what the model reads on the left, its likeliest next tokens on the
+right. An edge is how much that context token adds to the next token's logit: the logit with the
+token minus the logit without it (blue raises, orange lowers). **Connect adds the strength to the
+edge**, for every kind of model: a bigram's edge is its table entry `logits[from, to]`, so +5 makes
+*to* e⁵ ≈ 150× likelier against each other token after *from*; an MLP's or a GPT's edge is what the
+token adds through the output layer, so +5 makes that push 5 logits stronger, by the smallest change
+to *to*'s row of the output layer. Undo takes it back."""
+
 IMPRINT_HOW = """Type a few sequences, one per line (`abc`, `hello`), and press **Imprint**: tinylm writes
 them into the weights *without training*: for every (context → next token) pair of every
 sequence it reads the vector the output layer sees after that context (the **key**), and solves
@@ -82,639 +89,293 @@ for the smallest change to one layer that makes the next token win by *strength*
 GPT: the last block's `mlp.c_proj`. Then greedy generation from each first token reproduces the
 sequence, and the loss on the dataset's validation text shows what that cost."""
 
-CSS = """
-.bars { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; color: var(--body-text-color); }
-.bars .row { display: grid; grid-template-columns: 5.5em 1fr 9.5em; align-items: center; gap: 6px; height: 19px; }
-.bars .tok { text-align: right; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.bars .track { position: relative; height: 14px; background: var(--background-fill-secondary); border-radius: 3px; }
-.bars .before { position: absolute; left: 0; top: 0; height: 14px; background: #c7cdd6; border-radius: 3px; }
-.bars .after { position: absolute; left: 0; top: 4px; height: 6px; background: #2563eb; border-radius: 3px; }
-.bars .num { font-variant-numeric: tabular-nums; white-space: nowrap; }
-.up { color: #15803d; } .down { color: #c2410c; }
-.bars .legend, .hint { color: var(--body-text-color-subdued); font-size: 12.5px; margin: 2px 0 6px; font-family: var(--font); }
-.swatch { display: inline-block; width: 14px; height: 8px; border-radius: 2px; margin: 0 3px 0 8px; }
-.texts { font-size: 13.5px; color: var(--body-text-color); }
-.texts .label { color: var(--body-text-color-subdued); font-size: 12px; margin-top: 6px; }
-.texts pre { white-space: pre-wrap; word-break: break-word; font-family: ui-monospace, Menlo, monospace; margin: 2px 0;
-             padding: 6px 8px; border-radius: 6px; background: var(--background-fill-secondary); }
-.texts pre.before { opacity: .55; font-size: 12px; }
-.ctx { color: #6e7781; }
-.error { color: #cf222e; font-size: 14px; }
-.imprint table { border-collapse: collapse; font-size: 13.5px; margin: 4px 0; }
-.imprint td, .imprint th { padding: 3px 10px; border-bottom: 1px solid var(--border-color-primary); text-align: left; }
-.imprint code { font-family: ui-monospace, Menlo, monospace; }
-.ok { color: #15803d; font-weight: 600; } .no { color: #c2410c; font-weight: 600; }
-.pic svg { width: 100%; height: auto; max-height: 520px; user-select: none; touch-action: none; }
-.pic .node { cursor: pointer; }
-.pic .node circle { stroke: #1f2328; stroke-width: 1.2; }
-.pic .node.picked circle { stroke: #db2777; stroke-width: 4; }
-.pic .node text { font-family: ui-monospace, Menlo, monospace; font-size: 13px; fill: #1f2328; pointer-events: none; }
-.pic .edge { fill: none; stroke-linecap: round; }
-.pic .edge:hover { stroke-opacity: 1 !important; }
-.pic .pic-hint { font-size: 12.5px; color: var(--body-text-color-subdued); min-height: 1.3em; }
-"""
 
-# The picture: drag circles to move them; click a context token then a next token to connect them.
-PICTURE_JS = """
-let picked = null, drag = null;
-const point = (svg, e) => { const p = svg.createSVGPoint(); p.x = e.clientX; p.y = e.clientY;
-                            return p.matrixTransform(svg.getScreenCTM().inverse()); };
-const hint = (text) => { const h = element.querySelector('.pic-hint'); if (h) h.textContent = text; };
-function redraw(svg) {
-  svg.querySelectorAll('path.edge').forEach(path => {
-    const a = svg.querySelector(`g.node[data-side="in"][data-pos="${path.dataset.in}"]`);
-    const b = svg.querySelector(`g.node[data-side="out"][data-id="${path.dataset.out}"]`);
-    if (!a || !b) return;
-    const x1 = +a.dataset.x + 18, y1 = +a.dataset.y, x2 = +b.dataset.x - 18, y2 = +b.dataset.y, mid = (x1 + x2) / 2;
-    path.setAttribute('d', `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`);
-  });
-}
-function choose(node) {
-  if (node.dataset.side === 'in') {
-    element.querySelectorAll('g.node.picked').forEach(n => n.classList.remove('picked'));
-    if (picked === node) { picked = null; hint(''); return; }
-    picked = node; node.classList.add('picked');
-    hint(`from ${node.dataset.label}: now click a next token on the right to connect them`);
-  } else if (picked && picked.isConnected) {
-    hint(`connecting ${picked.dataset.label} → ${node.dataset.label}…`);
-    trigger('submit', {position: +picked.dataset.pos, to_id: +node.dataset.id});
-    picked.classList.remove('picked'); picked = null;
-  } else {
-    hint('first click a context token on the left, then a next token on the right');
-  }
-}
-element.addEventListener('pointerdown', e => {
-  const node = e.target.closest && e.target.closest('g.node');
-  if (!node) return;
-  const svg = node.ownerSVGElement, p = point(svg, e);
-  drag = {node, svg, x0: p.x, y0: p.y, x: +node.dataset.x, y: +node.dataset.y, moved: false};
-  e.preventDefault();
-});
-element.addEventListener('pointermove', e => {
-  if (!drag) return;
-  const p = point(drag.svg, e), dx = p.x - drag.x0, dy = p.y - drag.y0;
-  if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
-  if (!drag.moved) return;
-  drag.node.dataset.x = drag.x + dx; drag.node.dataset.y = drag.y + dy;
-  drag.node.setAttribute('transform', `translate(${drag.x + dx},${drag.y + dy})`);
-  redraw(drag.svg);
-});
-// ctrl+click is a right click on a Mac: no context menu over the circles
-element.addEventListener('contextmenu', e => { if (e.target.closest && e.target.closest('g.node')) e.preventDefault(); });
-window.addEventListener('pointerup', () => {
-  if (!drag) return;
-  const {node, moved} = drag;
-  drag = null;
-  if (!moved) choose(node);
-});
-"""
+@dataclass
+class Editing:
+    """The model this session edits, its undo history, and the table as last drawn (one per session)."""
+
+    ckpt: Checkpoint
+    session: EditSession
+    default: bool  # the default shipped model, loaded here: handed to model_state at the first edit
+    view: WeightsView | None = None  # what is on screen
+    cell: tuple[int, int | None] | None = None  # the table cell last clicked (row, column; None: its label)
+    refused: list | None = None  # cells just refused: the table sends every Enter twice, warn once
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one edit at a time
+
+    def mark_edited(self) -> None:
+        """Say in the model's info how many weights differ from the start (0: none), so that the other
+        tabs tell a learner the model was edited by hand (``tinylm_app.html.model_status``)."""
+        self.ckpt.info["edited_weights"] = self.session.changed()
 
 
-def _escape(text: str) -> str:
-    """HTML-escape, and keep ``${`` and braces from reading as gr.HTML template syntax."""
-    return html.escape(str(text)).replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;")
+@dataclass
+class Page:
+    """The tab's components, by role: handlers read ``data[page.context]`` and return ``{page.bars: ...}``."""
+
+    model_state: gr.State
+    editing: gr.State
+    card: gr.Markdown
+    context: gr.Textbox
+    weight_name: gr.Dropdown
+    rows: gr.Dropdown
+    search: gr.Textbox
+    head: gr.Radio
+    first_col: gr.Slider
+    table: gr.Dataframe
+    status: gr.Markdown
+    bars: gr.HTML
+    texts: gr.HTML
+    picture: gr.HTML
+    from_token: gr.Dropdown
+    to_token: gr.Dropdown
+    strength: gr.Slider
+    sequences: gr.Textbox
+    imprint_strength: gr.Slider
+    imprint_result: gr.HTML
+    edits: gr.Dataframe
+
+    @property
+    def where(self) -> set:
+        """What every redraw reads: the model, the context and what the table shows."""
+        return {self.model_state, self.editing, self.context, self.weight_name, self.rows, self.head, self.first_col}
+
+    @property
+    def drawn(self) -> set:
+        """What every redraw writes."""
+        return {self.editing, self.table, self.status, self.bars, self.texts, self.picture, self.edits, self.card,
+                self.from_token, self.to_token}
 
 
-# ---------------------------------------------------------------------------------------------
-# The model being edited: the session's checkpoint and its EditSession, together in one state
-
-
-def _editing(ckpt: Checkpoint | None, editing: dict | None) -> dict:
-    """{"ckpt", "session"} for the session's model; a new EditSession when the model changed.
+def editing_for(ckpt: Checkpoint | None, editing: Editing | None) -> Editing:
+    """The session's model and its EditSession; a new one when the model changed.
 
     With no model chosen yet (``ckpt`` None) the default shipped model is loaded once and kept
     here, and the first edit hands it to ``model_state`` so every tab sees the edited copy.
     """
-    if ckpt is None and editing is not None and editing.get("default"):
-        return editing
-    if ckpt is not None and editing is not None and editing["ckpt"] is ckpt:
+    if editing is not None and (editing.ckpt is ckpt or (ckpt is None and editing.default)):
         return editing
     ckpt_ = current_model(ckpt)
-    return {"ckpt": ckpt_, "session": EditSession.start(ckpt_.model), "default": ckpt is None}
-
-
-def _state_out(ckpt, editing):
-    """What to put in model_state after an edit: the edited checkpoint if the session had none yet."""
-    return editing["ckpt"] if ckpt is None else gr.skip()
-
-
-def _ids(ckpt: Checkpoint, context: str) -> list[int]:
-    return prompt_ids(ckpt.tokenizer, context or "")
-
-
-def _n_new(ckpt) -> int:
-    return CONTINUATION_TOKENS if ckpt.tokenizer.kind == "char" else 12
-
-
-def _prediction(ckpt: Checkpoint, context: str) -> dict:
-    """Next-token probabilities, a greedy and a sampled continuation of ``context``."""
-    probs = next_token_probs(ckpt.model, _ids(ckpt, context))
-    n = _n_new(ckpt)
-    greedy = "".join(t.token for t in continue_text(ckpt.model, ckpt.tokenizer, context or "", n, temperature=0))
-    sampled = "".join(t.token for t in continue_text(ckpt.model, ckpt.tokenizer, context or "", n, temperature=1.0,
-                                                     seed=SAMPLE_SEED))
-    return {"probs": probs, "greedy": greedy, "sampled": sampled}
-
-
-def _safe_prediction(ckpt, context) -> dict | None:
-    try:
-        return _prediction(ckpt, context)
-    except ValueError:  # UnknownTokenError: the context is shown as an error elsewhere
-        return None
+    return Editing(ckpt_, EditSession.start(ckpt_.model), default=ckpt is None)
 
 
 # ---------------------------------------------------------------------------------------------
-# Formatting
+# Drawing one WeightsView
 
 
-def _model_card(editing: dict) -> str:
-    ckpt, session = editing["ckpt"], editing["session"]
-    info = ckpt.info
-    val = f" · val loss {info['val_loss']:.3f}" if isinstance(info.get("val_loss"), (int, float)) else ""
-    data = f" · from *{info['dataset']}*" if info.get("dataset") else ""
-    n = len(session.edits())
-    edits = f" · **{n:,} weight{'s' if n != 1 else ''} edited**" if n else " · unedited"
-    return (f"**Editing: {_escape(ckpt.name)}** — {model_kind(ckpt.model).upper()} · {ckpt.tokenizer.kind} tokenizer "
-            f"({ckpt.tokenizer.vocab_size:,} tokens) · {count_params(ckpt.model):,} weights · reads the last "
-            f"{ckpt.model.block_size} token{'s' if ckpt.model.block_size > 1 else ''}{data}{val}{edits}")
+def _render(page: Page, editing: Editing, data: dict, before=None, change: Change | None = None,
+            extra_outputs=(), rows=None) -> dict:
+    """Ask the library for the view and set every output that shows it."""
+    c = editing.ckpt
+    chosen = data.get(page.rows) if rows is None else rows
+    view = weights_view(c.model, c.tokenizer, data[page.context], data[page.weight_name], chosen, data[page.head] or 0,
+                        data[page.first_col] or 0, before, extra_outputs)
+    if view.warning:
+        gr.Warning(escape(view.warning))
+    editing.view, editing.cell = view, None
+    froms = view.connect_from
+    return {page.editing: editing,
+            page.card: draw.model_card(c),
+            page.table: draw.styled_table(view),
+            page.status: draw.status_line(change, view),
+            page.bars: draw.bars(view),
+            page.texts: draw.texts(view),
+            page.picture: draw.picture(view),
+            page.from_token: gr.update(choices=froms, value=froms[-1][1] if froms else None),
+            page.to_token: gr.update(choices=view.connect_to),
+            page.edits: draw.edits_frame(editing.session)}
 
 
-def _bars_html(tokenizer, after: dict | None, before: dict | None = None, error: str = "") -> str:
-    """The top next tokens: a grey bar for before the change, a blue one for after."""
-    if after is None:
-        return f"<div class='error'>⚠ {_escape(error)}</div>"
-    p_after = after["probs"]
-    p_before = before["probs"] if before is not None else p_after
-    top = torch.topk(torch.maximum(p_after, p_before), min(TOP_BARS, p_after.numel())).indices.tolist()
-    top.sort(key=lambda i: -float(p_after[i]))
-    scale = max(float(p_after[top].max()), float(p_before[top].max()), 1e-9)
-    rows = []
-    for i in top:
-        a, b = float(p_after[i]), float(p_before[i])
-        delta = a - b
-        arrow = "" if before is None or abs(delta) < 0.0005 else (
-            f" <span class='{'up' if delta > 0 else 'down'}'>{'▲' if delta > 0 else '▼'}</span>")
-        number = f"{a:6.1%}" if before is None or abs(delta) < 0.0005 else f"{b:.1%} → {a:.1%}"
-        rows.append(f"<div class='row' title='id {i}'><span class='tok'>{_escape(token_label(tokenizer, i))}</span>"
-                    f"<span class='track'><span class='before' style='width:{100 * b / scale:.1f}%'></span>"
-                    f"<span class='after' style='width:{100 * a / scale:.1f}%'></span></span>"
-                    f"<span class='num'>{number}{arrow}</span></div>")
-    legend = ("<div class='legend'>next-token probabilities:<span class='swatch' style='background:#c7cdd6'></span>"
-              "before the last change<span class='swatch' style='background:#2563eb'></span>after</div>")
-    return f"<div class='bars'>{legend}{''.join(rows)}</div>"
-
-
-def _texts_html(context: str, after: dict | None, before: dict | None = None) -> str:
-    if after is None:
-        return ""
-    def shown(text):  # line breaks as ↵ keep a names model's "a↵a↵" on one compact line
-        return _escape(text.replace("\n", "↵ "))
-
-    ctx = f"<span class='ctx'>{shown(context)}</span>"
-
-    def block(label, key):
-        new = f"<pre>{ctx}{shown(after[key])}</pre>"
-        old = f"<pre class='before'>before: {shown(before[key])}</pre>" if before and before[key] != after[key] else ""
-        return f"<div class='label'>{label}</div>{new}{old}"
-
-    return (f"<div class='texts'>{block('greedy continuation (always the likeliest token)', 'greedy')}"
-            f"{block(f'sampled continuation (temperature 1, seed {SAMPLE_SEED})', 'sampled')}</div>")
-
-
-def _picture_html(ckpt: Checkpoint, ids: list[int] | None, extra: list[int] = ()) -> str:
-    """The network for this context as SVG: context tokens left, likeliest next tokens right."""
-    hint = ("<div class='pic-hint'>Click a context token (left), then a next token (right), to set that "
-            "connection to the strength below; drag circles to move them. Blue pushes a token up, orange "
-            "down; width = strength.</div>")
-    if ids is None:
-        return f"<div class='pic'>{hint}</div>"
-    tokenizer, model = ckpt.tokenizer, ckpt.model
-    probs = next_token_probs(model, ids)
-    outputs = torch.topk(probs, min(TOP_ROWS, probs.numel())).indices.tolist()
-    outputs += [t for t in extra if t not in outputs and 0 <= t < tokenizer.vocab_size]
-    conn = connection_strengths(model, ids, outputs)
-    n = max(len(conn.inputs), len(conn.outputs))
-    height, width, gap = 40 + 46 * n, 640, 46
-    strongest = max((abs(s) for row in conn.strengths for s in row), default=1.0) or 1.0
-
-    def y(i, count):
-        return 20 + gap * i + (gap * (n - count)) / 2 + gap / 2
-
-    ins = [(pos, t, 170, y(i, len(conn.inputs))) for i, (pos, t) in enumerate(conn.inputs)]
-    outs = [(t, p, 470, y(j, len(conn.outputs))) for j, (t, p) in enumerate(zip(conn.outputs, conn.probs))]
-    edges = []
-    for (pos, t_in, x1, y1), row in zip(ins, conn.strengths):
-        for (t_out, _, x2, y2), s in zip(outs, row):
-            share = abs(s) / strongest
-            colour = "#2563eb" if s >= 0 else "#ea580c"
-            x1e, x2e, mid = x1 + 18, x2 - 18, (x1 + x2) / 2
-            title = f"{token_label(tokenizer, t_in)} → {token_label(tokenizer, t_out)}: {s:+.2f}"
-            edges.append(f"<path class='edge' data-in='{pos}' data-out='{t_out}' d='M{x1e},{y1:.1f} C{mid},{y1:.1f} "
-                         f"{mid},{y2:.1f} {x2e},{y2:.1f}' stroke='{colour}' stroke-width='{1 + 9 * share:.2f}' "
-                         f"stroke-opacity='{0.2 + 0.8 * share:.2f}'><title>{_escape(title)}</title></path>")
-    nodes = []
-    back = len(window(model, ids))
-    for pos, t, x, yy in ins:
-        label = _escape(token_label(tokenizer, t))
-        age = back - pos - 1
-        where = "current token" if age == 0 else f"{age} before"
-        nodes.append(f"<g class='node' data-side='in' data-pos='{pos}' data-id='{t}' data-label='{label}' data-x='{x}' "
-                     f"data-y='{yy:.1f}' transform='translate({x},{yy:.1f})'><circle r='18' fill='#e0e7ff'/>"
-                     f"<text text-anchor='middle' dy='4.5'>{label[:3]}</text>"
-                     f"<text x='-26' dy='4.5' text-anchor='end' style='fill:#57606a;font-size:11px'>{_escape(where)}"
-                     f"{'' if len(label) <= 3 else ': ' + label}</text></g>")
-    for t, p, x, yy in outs:
-        label = _escape(token_label(tokenizer, t))
-        fill = f"rgba(37, 99, 235, {0.12 + 0.75 * p:.2f})"
-        nodes.append(f"<g class='node' data-side='out' data-id='{t}' data-label='{label}' data-x='{x}' data-y='{yy:.1f}' "
-                     f"transform='translate({x},{yy:.1f})'><circle r='18' fill='{fill}'/>"
-                     f"<text text-anchor='middle' dy='4.5'>{label[:3]}</text>"
-                     f"<text x='26' dy='4.5'>{label if len(label) > 3 else ''} {p:.1%}</text></g>")
-    titles = ("<text x='170' y='14' text-anchor='middle' style='font-size:12px;fill:#57606a'>context (what it reads)</text>"
-              "<text x='470' y='14' text-anchor='middle' style='font-size:12px;fill:#57606a'>next token (probability)</text>")
-    svg = (f"<svg viewBox='0 0 {width} {height}' xmlns='http://www.w3.org/2000/svg'>{titles}{''.join(edges)}"
-           f"{''.join(nodes)}</svg>")
-    return f"<div class='pic'>{svg}{hint}</div>"
-
-
-def _unique(labels: list[str], ids: list[int]) -> list[str]:
-    """Column names a table can use: a label that repeats gets its index after it."""
-    return [f"{label} #{i}" if labels.count(label) > 1 or label == ROW_HEADER else label for label, i in zip(labels, ids)]
-
-
-def _table(editing: dict, name: str, rows, cols, highlight: set[int]):
-    """The weight slice as a styled DataFrame (colour = sign and size; the context's rows marked)."""
-    ckpt = editing["ckpt"]
-    table = weight_table(ckpt.model, name, rows, cols, tokenizer=ckpt.tokenizer)
-    values = [[round(v, 3) for v in row] for row in table.values]
-    frame = pd.DataFrame(values, columns=_unique(table.col_labels, cols))
-    frame.insert(0, ROW_HEADER, table.row_labels)
-    biggest = max((abs(v) for row in values for v in row), default=0.0) or 1.0
-    row_ids = rows if rows is not None else [None]
-
-    def colours(data: pd.DataFrame) -> pd.DataFrame:
-        css = pd.DataFrame("", index=data.index, columns=data.columns)
-        for i, row in enumerate(values):
-            marked = row_ids[i] in highlight
-            css.iloc[i, 0] = "background-color: #fde68a; font-weight: 700" if marked else "font-weight: 600"
-            for j, v in enumerate(row):
-                share = min(abs(v) / biggest, 1.0)
-                rgb = "37, 99, 235" if v >= 0 else "234, 88, 12"
-                css.iloc[i, j + 1] = f"background-color: rgba({rgb}, {0.06 + 0.5 * share:.2f})" + (
-                    "; font-weight: 700" if marked else "")
-        return css
-
-    return frame.style.apply(colours, axis=None), values
-
-
-def _edits_frame(session: EditSession) -> pd.DataFrame:
-    """One row per change in force: what it was, and its first edits (name[index]: old → new)."""
-    rows = []
-    for n, change in enumerate(session.history, 1):
-        first = change.edits[0]
-        more = f" (+{len(change.edits) - 1:,} more)" if len(change.edits) > 1 else ""
-        rows.append([n, change.what, first.name, ", ".join(map(str, first.index)),
-                     f"{first.old:.4g} → {first.new:.4g}{more}", len(change.edits)])
-    return pd.DataFrame(rows, columns=["#", "change", "weight", "index", "old → new", "weights changed"])
-
-
-def _controls(editing: dict, name: str, context: str):
-    """The row picker, head picker and column slider that suit weight ``name``."""
-    model, tokenizer = editing["ckpt"].model, editing["ckpt"].tokenizer
-    tensor = weight(model, name)
-    kinds = axis_kinds(model, name)
-    n = tensor.size(0)
-    if kinds[0] == "token":
-        ids = range(n) if n <= MAX_CHOICES else []
-        choices = [(f"{axis_label(model, name, 0, i, tokenizer)}  #{i}", i) for i in ids]
-    else:
-        choices = [(axis_label(model, name, 0, i, tokenizer), i) for i in range(min(n, 4096))]
-    what = "entries" if tensor.dim() == 1 else "rows"
-    rows = gr.update(choices=choices, value=[], label=f"{what.capitalize()} to show (empty: follow the context)")
-    search = gr.update(visible=kinds[0] == "token" and n > MAX_CHOICES)
-    is_head = len(kinds) > 1 and kinds[1] == "head"
-    head = gr.update(visible=is_head, choices=list(range(model.config.n_head)) if is_head else [0], value=0)
-    width = tensor.size(-1)
-    wide = tensor.dim() == 2 and kinds[1] not in ("token", "head") and width > MAX_TABLE_COLS
-    first_col = gr.update(visible=wide, maximum=max(width - MAX_TABLE_COLS, 1), value=0)
-    return rows, search, head, first_col
-
-
-def _weight_choices(model) -> list[tuple[str, str]]:
-    return [(f"{n}  ({' × '.join(map(str, weight(model, n).shape))})", n) for n in weight_names(model)]
-
-
-def _default_weight(model) -> str:
-    return {"bigram": "logits", "mlp": "lm_head.weight", "gpt": "lm_head.weight"}[model_kind(model)]
+def _menus(page: Page, view: WeightsView) -> dict:
+    """The weight, row, search, head and column controls that suit the weight just drawn."""
+    m = view.menus
+    rows_label = f"{m.row_word.capitalize()} to show (empty: follow the context)"
+    return {page.weight_name: gr.update(choices=m.weights, value=view.table.name),
+            page.rows: gr.update(choices=m.rows, value=[], label=rows_label),
+            page.search: gr.update(visible=m.searchable),
+            page.head: gr.update(visible=bool(m.heads), choices=m.heads or [0], value=0),
+            page.first_col: gr.update(visible=m.max_first_col > 0, maximum=max(m.max_first_col, 1), value=0)}
 
 
 # ---------------------------------------------------------------------------------------------
-# Rendering everything that depends on the model and the context
+# Handlers: a dict of inputs in, a dict of changed outputs back
 
 
-RENDERED = 10  # outputs of _render
+def show_model(page: Page, data: dict) -> dict:
+    """A new model in the session (or the page loaded): its output layer, an example context, its picture."""
+    ckpt, editing = data[page.model_state], data[page.editing]
+    if editing is not None and (editing.ckpt is ckpt or (ckpt is None and editing.default)):
+        return gr.skip()  # our own first edit put the model into the session: nothing is new
+    editing = editing_for(ckpt, None)
+    context = EXAMPLE_CONTEXTS.get(editing.ckpt.info.get("dataset"), data[page.context] or "")
+    data = {**data, page.context: context, page.weight_name: None, page.head: 0, page.first_col: 0}
+    out = _render(page, editing, data, rows=[])
+    return {**out, **_menus(page, editing.view), page.context: context}
 
 
-def _render(editing: dict, context: str, name: str, chosen, head, first_col, before: dict | None = None,
-            status: str = "", extra: list[int] = (), after: dict | None = None) -> list:
-    """[table, view, bars, texts, picture, edits, status, card, from-token choices, to-token choices]."""
-    ckpt = editing["ckpt"]
-    model, tokenizer = ckpt.model, ckpt.tokenizer
-    if name not in weight_names(model):
-        name = _default_weight(model)
-    try:
-        ids = _ids(ckpt, context)
-        error = ""
-    except UnknownTokenError as err:
-        ids, error = None, f"{err}. Change or remove them to see predictions."
-    if after is None and ids is not None:
-        after = _prediction(ckpt, context)
-    top = torch.topk(after["probs"], min(TOP_ROWS, tokenizer.vocab_size)).indices.tolist() if after else []
-    win = window(model, ids or _ids(ckpt, ""))
-    try:
-        rows, cols = table_slice(model, tokenizer, name, ids or [], top, [int(c) for c in chosen or []],
-                                 int(head or 0), int(first_col or 0))
-    except EditError as err:
-        gr.Warning(_escape(str(err)))
-        rows, cols = table_slice(model, tokenizer, name, ids or [], top)
-    kinds = axis_kinds(model, name)
-    reads_side = kinds[0] == "token" and not name.startswith("lm_head") or model_kind(model) == "bigram"
-    highlight = set(win[-1:] if model_kind(model) == "bigram" else win) if reads_side else set(top[:1])
-    styled, shown = _table(editing, name, rows, cols, highlight)
-    view = {"name": name, "rows": rows, "cols": cols, "shown": shown, "cell": None}
-    blank = model.config.vocab_size if model_kind(model) == "mlp" else None
-    froms = [(f"{token_label(tokenizer, t)}  ({'current' if p == len(win) - 1 else f'{len(win) - 1 - p} before'})", p)
-             for p, t in enumerate(win) if t != blank]
-    from_update = gr.update(choices=froms, value=froms[-1][1] if froms else None)
-    order = torch.argsort(after["probs"], descending=True).tolist()[:MAX_CHOICES] if after else []
-    to_update = gr.update(choices=[(f"{token_label(tokenizer, i)}  ({float(after['probs'][i]):.1%})", f"#{i}")
-                                   for i in order])
-    return [styled, view, _bars_html(tokenizer, after, before, error), _texts_html(context or "", after, before),
-            _picture_html(ckpt, ids, extra), _edits_frame(editing["session"]), status, _model_card(editing), from_update,
-            to_update]
+def on_context(page: Page, data: dict) -> dict:
+    """The context changed (typed, pasted, or set with a new model): redraw, unless it is drawn already."""
+    editing = editing_for(data[page.model_state], data[page.editing])
+    if editing.view is not None and editing.view.context == (data[page.context] or ""):
+        return gr.skip()  # show_model set it and drew it: one redraw is enough
+    return _render(page, editing, data)
 
 
-def _code(text: str) -> str:
-    """Text as a Markdown code span (shown literally)."""
-    return "`" + str(text).replace("`", "ˋ").replace("\n", "↵") + "`"
+def on_view(page: Page, data: dict) -> dict:
+    """The rows, the head or the columns changed: redraw (no edit, no before)."""
+    return _render(page, editing_for(data[page.model_state], data[page.editing]), data)
 
 
-def _describe(change: Change | None, editing: dict, before: dict | None, after: dict | None) -> str:
-    """One line about the last change: what it did, and the next token that moved most."""
-    if change is None:
-        return ""
-    n = len(change.edits)
-    if not n:
-        return f"Nothing changed: {_code(change.what)} (the weights already had those values)."
-    ckpt = editing["ckpt"]
-    line = f"✓ {_code(change.what)}: {n:,} weight{'s' if n != 1 else ''} changed"
-    if before is not None and after is not None:
-        moved = int(torch.argmax((after["probs"] - before["probs"]).abs()))
-        b, a = float(before["probs"][moved]), float(after["probs"][moved])
-        if abs(a - b) >= 0.0005:
-            line += f" · after this context, {_code(token_label(ckpt.tokenizer, moved))} moved most: **{b:.1%} → {a:.1%}**"
-        else:
-            line += " · the prediction after this context did not move"
-    return line
+def on_weight(page: Page, data: dict) -> dict:
+    """Another weight chosen: redraw it with the suggested rows, and the controls that suit it."""
+    editing = editing_for(data[page.model_state], data[page.editing])
+    out = _render(page, editing, {**data, page.head: 0, page.first_col: 0}, rows=[])
+    return {**out, **_menus(page, editing.view)}
 
 
-# ---------------------------------------------------------------------------------------------
-# Handlers
-
-
-def show_model(ckpt, editing, context, name, chosen, head, first_col):
-    """A new model in the session (or the page loaded): its weights, an example context, its picture."""
-    if editing is not None and (editing["ckpt"] is ckpt or (ckpt is None and editing.get("default"))):
-        return [gr.skip()] * (7 + RENDERED)  # our own first edit put the model into the session: nothing is new
-    editing = _editing(ckpt, editing)
-    model = editing["ckpt"].model
-    context = EXAMPLE_CONTEXTS.get(editing["ckpt"].info.get("dataset"), context or "")
-    name = _default_weight(model)
-    names = gr.update(choices=_weight_choices(model), value=name)
-    controls = _controls(editing, name, context)
-    return [editing, context, names, *controls, *_render(editing, context, name, [], 0, 0)]
-
-
-def on_view(ckpt, editing, context, name, chosen, head, first_col):
-    """The context, the rows, the head or the columns changed: redraw (no edit, no before)."""
-    editing = _editing(ckpt, editing)
-    return [editing, *_render(editing, context, name, chosen, head, first_col)]
-
-
-def on_weight(ckpt, editing, context, name, head, first_col):
-    """Another weight chosen: fresh row choices for it, then redraw."""
-    editing = _editing(ckpt, editing)
-    controls = _controls(editing, name, context)
-    return [editing, *controls, *_render(editing, context, name, [], 0, 0)]
-
-
-def search_rows(ckpt, editing, query, chosen):
-    """Big vocabularies: tokens matching the search become choices (the chosen ones stay)."""
-    editing = _editing(ckpt, editing)
-    tokenizer = editing["ckpt"].tokenizer
-    found = search_tokens(tokenizer, query or "")
-    keep = [int(c) for c in chosen or []]
-    choices = [(f"{token_label(tokenizer, i)}  #{i}", i) for i in dict.fromkeys(keep + found)]
+def search_rows(page: Page, data: dict) -> dict:
+    """Big vocabularies: tokens matching the search become row choices (the chosen ones stay)."""
+    tokenizer = editing_for(data[page.model_state], data[page.editing]).ckpt.tokenizer
+    query, keep = data[page.search] or "", [int(c) for c in data[page.rows] or []]
+    found = search_tokens(tokenizer, query)
     if query and not found:
-        gr.Warning(f"no token contains {_escape(query)!r}")
-    return gr.update(choices=choices, value=keep)
+        gr.Warning(f"no token contains {escape(query)!r}")
+    return {page.rows: gr.update(choices=[(f"{token_label(tokenizer, i)}  #{i}", i)
+                                          for i in dict.fromkeys(keep + found)], value=keep)}
 
 
-def _act(ckpt, editing, context, name, chosen, head, first_col, action, extra=()) -> list:
-    """Run ``action(editing) -> Change`` and redraw with the before/after bars, or warn and change nothing.
+def _act(page: Page, data: dict, action, extra_outputs=()) -> dict:
+    """Run ``action(editing) -> Change`` and redraw with before/after, or warn and change nothing.
 
-    Returns [model_state, editing, *render outputs].
+    ``action`` returns None when there is nothing to do (the table sent its value again).
     """
-    editing = _editing(ckpt, editing)
-    before = _safe_prediction(editing["ckpt"], context)
-    try:
-        change = action(editing)
-    except (EditError, ValueError) as err:  # UnknownTokenError is a ValueError too
-        gr.Warning(_escape(str(err)))
-        return [gr.skip(), editing, *_render(editing, context, name, chosen, head, first_col, extra=extra)]
-    if change is None:  # nothing to do (the table sends its value again after Enter): leave the screen as it is
-        return [gr.skip()] * (2 + RENDERED)
-    after = _safe_prediction(editing["ckpt"], context)
-    status = _describe(change, editing, before, after)
-    return [_state_out(ckpt, editing), editing,
-            *_render(editing, context, name, chosen, head, first_col, before, status, extra, after)]
+    editing = editing_for(data[page.model_state], data[page.editing])
+    with editing.lock:  # the table sends each Enter twice, at once: one edit at a time per session
+        try:
+            before = predict(editing.ckpt.model, editing.ckpt.tokenizer, data[page.context] or "")
+        except ValueError:  # a token the vocabulary lacks: the bars say so
+            before = None
+        try:
+            change = action(editing)
+        except (EditError, ValueError) as err:  # UnknownTokenError is a ValueError too
+            gr.Warning(escape(str(err)))
+            return _render(page, editing, data)
+        if change is None:
+            return gr.skip()  # nothing to do: the screen stays as it is
+        editing.mark_edited()
+        out = _render(page, editing, data, before, change, extra_outputs)
+    return {**out, page.model_state: editing.ckpt} if data[page.model_state] is None else out
 
 
-def on_table_edit(ckpt, editing, context, name, chosen, head, first_col, view, frame):
+def on_table_edit(page: Page, data: dict) -> dict:
     """Cells typed into the table: each changed cell becomes an edit (one change for all of them)."""
 
-    def action(editing):
+    def action(editing: Editing):
+        frame, view = data[page.table], editing.view
         if view is None or frame is None:
             raise EditError("the table is not ready yet")
         typed = frame.iloc[:, 1:].values.tolist() if isinstance(frame, pd.DataFrame) else [r[1:] for r in frame]
-        cells = changed_cells(view["shown"], typed, view["rows"], view["cols"])
-        if not cells:
+        if typed == editing.refused:  # the browser sends every Enter twice: the refusal was said once
+            editing.refused = None
             return None
-        what = "; ".join(f"{_cell_name(editing, view['name'], index)} = {value}" for index, value in cells[:3])
-        change = editing["session"].set_many(view["name"], cells, what + ("; …" if len(cells) > 3 else ""))
-        # the table sends its value again after Enter, sometimes with the view from before the edit:
-        # then the weights already hold what was typed, no weight moved, and the screen stays as it is
-        return change if change.edits else None
+        editing.refused = typed
+        change = edit_table(editing.session, editing.ckpt.tokenizer, view.table, typed)  # None: the second send
+        editing.refused = None  # of an edit that was made (the weights hold it already)
+        return change
 
-    return _act(ckpt, editing, context, name, chosen, head, first_col, action)
-
-
-def _cell_name(editing, name, index, value=None) -> str:
-    """``logits[e, m]``: an index with token labels where the axis is the vocabulary."""
-    model, tokenizer = editing["ckpt"].model, editing["ckpt"].tokenizer
-    parts = [axis_label(model, name, axis, i, tokenizer) for axis, i in enumerate(index)]
-    return f"{name}[{', '.join(parts)}]" + ("" if value is None else f" = {value:.4g}")
+    return _act(page, data, action)
 
 
-def on_select(view, evt: gr.SelectData):
-    """Remember the clicked cell, for Reset cell / Reset row."""
-    if view is None or evt.index is None:
-        return gr.skip()
-    i, j = evt.index
-    view = dict(view)
-    view["cell"] = (i, j - 1) if j >= 1 else (i, None)
-    return view
+def on_select(page: Page, data: dict, evt: gr.SelectData) -> None:
+    """Remember the clicked cell, for Reset cell / Reset row (column None: the row's label)."""
+    editing = data[page.editing]
+    if editing is not None and evt.index is not None:
+        i, j = evt.index
+        editing.cell = (i, j - 1 if j >= 1 else None)
 
 
-def _selected(view) -> tuple[int, int | None]:
-    if not view or not view.get("cell"):
-        raise EditError("click a cell of the table first")
-    return view["cell"]
+def reset_cell(page: Page, data: dict, whole_row: bool = False) -> dict:
+    """Reset cell / Reset row: the clicked cell (or its row) back to the weights editing began with."""
 
-
-def reset_cell(ckpt, editing, context, name, chosen, head, first_col, view):
-    def action(editing):
-        i, j = _selected(view)
+    def action(editing: Editing):
+        if editing.cell is None or editing.view is None:
+            raise EditError("click a cell of the table first")
+        (i, j), table = editing.cell, editing.view.table
+        if whole_row:
+            return editing.session.reset_row(table.name, table.index(i, 0)[0])
         if j is None:
             raise EditError("that is the row's label: click a number")
-        index = (view["cols"][j],) if view["rows"] is None else (view["rows"][i], view["cols"][j])
-        return editing["session"].reset_cell(view["name"], index)
+        return editing.session.reset_cell(table.name, table.index(i, j))
 
-    return _act(ckpt, editing, context, name, chosen, head, first_col, action)
-
-
-def reset_row(ckpt, editing, context, name, chosen, head, first_col, view):
-    def action(editing):
-        i, _ = _selected(view)
-        return editing["session"].reset_row(view["name"], 0 if view["rows"] is None else view["rows"][i])
-
-    return _act(ckpt, editing, context, name, chosen, head, first_col, action)
+    return _act(page, data, action)
 
 
-def reset_all(ckpt, editing, context, name, chosen, head, first_col):
-    return _act(ckpt, editing, context, name, chosen, head, first_col, lambda e: e["session"].reset_all())
+def reset_all(page: Page, data: dict) -> dict:
+    """Every weight back to the start (one change: Undo brings the edits back)."""
+    return _act(page, data, lambda editing: editing.session.reset_all())
 
 
-def undo(ckpt, editing, context, name, chosen, head, first_col):
-    def action(editing):
-        change = editing["session"].undo()
+def undo(page: Page, data: dict, redo: bool = False) -> dict:
+    """Undo (or Redo) the last change."""
+    def action(editing: Editing):
+        change = editing.session.redo() if redo else editing.session.undo()
         if change is None:
-            raise EditError("nothing to undo")
-        return Change(f"undo: {change.what}", change.edits)
+            raise EditError(f"nothing to {'redo' if redo else 'undo'}")
+        return Change(f"{'redo' if redo else 'undo'}: {change.what}", change.edits)
 
-    return _act(ckpt, editing, context, name, chosen, head, first_col, action)
-
-
-def redo(ckpt, editing, context, name, chosen, head, first_col):
-    def action(editing):
-        change = editing["session"].redo()
-        if change is None:
-            raise EditError("nothing to redo")
-        return Change(f"redo: {change.what}", change.edits)
-
-    return _act(ckpt, editing, context, name, chosen, head, first_col, action)
+    return _act(page, data, action)
 
 
-def _to_id(tokenizer, token) -> int:
-    """A next token from the To box: its id (an int, or "#12"), or its text as the tables show it."""
-    if isinstance(token, int) and not isinstance(token, bool):
-        return token
-    text = str(token or "")
-    if text.startswith("#") and text[1:].isdigit():
-        return int(text[1:])
-    found = search_tokens(tokenizer, text, limit=1)
-    if not text or not found or token_label(tokenizer, found[0]) != text.replace(" ", "·").replace("\n", "↵"):
-        raise EditError(f"{text!r} is not one token of this vocabulary (type it as the tables show it, or #id)")
-    return found[0]
+def draw_connection(page: Page, data: dict, position=None, to_token=None) -> dict:
+    """The Connect button (or two circles clicked): add the strength to one edge of the picture."""
+    position = data[page.from_token] if position is None else position
+    to_token = data[page.to_token] if to_token is None else to_token
 
-
-def draw_connection(ckpt, editing, context, name, chosen, head, first_col, position, to_token, strength):
-    """The Connect button: set the edge from a context token to a next token."""
-
-    def action(editing):
-        ckpt_ = editing["ckpt"]
+    def action(editing: Editing):
         if position is None:
             raise EditError("choose a context token to connect from")
-        to_id = _to_id(ckpt_.tokenizer, to_token)
-        ids = _ids(ckpt_, context)
-        win = window(ckpt_.model, ids)
-        if not 0 <= int(position) < len(win):
-            raise EditError("that context token is gone (the context changed): choose it again")
-        what = (f"connect {token_label(ckpt_.tokenizer, win[int(position)])} → {token_label(ckpt_.tokenizer, to_id)} "
-                f"at {parse_value(strength, 'the strength', MAX_STRENGTH):g}")
-        return editing["session"].record(connect_at(ckpt_.model, ids, int(position), to_id, strength, what))
+        c = editing.ckpt
+        ids = prompt_ids(c.tokenizer, data[page.context] or "")
+        change = connect_at(c.model, ids, int(position), token_id(c.tokenizer, to_token, "the next token"),
+                            data[page.strength], c.tokenizer)
+        return editing.session.record(change)
 
     try:
-        extra = [_to_id(_editing(ckpt, editing)["ckpt"].tokenizer, to_token)]
+        extra = [token_id(editing_for(data[page.model_state], data[page.editing]).ckpt.tokenizer, to_token)]
     except EditError:
         extra = []
-    return _act(ckpt, editing, context, name, chosen, head, first_col, action, extra)
+    return _act(page, data, action, extra)
 
 
-def connect_from_picture(ckpt, editing, context, name, chosen, head, first_col, strength, evt: gr.EventData):
+def connect_from_picture(page: Page, data: dict, evt: gr.EventData) -> dict:
     """Two circles clicked in the picture: the same as Connect, with the clicked tokens."""
-    data = getattr(evt, "_data", None) or {}
-    return draw_connection(ckpt, editing, context, name, chosen, head, first_col, data.get("position"),
-                   data.get("to_id"), strength)
+    clicked = getattr(evt, "_data", None) or {}
+    if not isinstance(clicked, dict) or clicked.get("position") is None or clicked.get("to_id") is None:
+        raise EditError("click a context token, then a next token")
+    return draw_connection(page, data, clicked["position"], clicked["to_id"])
 
 
-def imprint_sequences(ckpt, editing, context, name, chosen, head, first_col, sequences, strength):
+def imprint_sequences(page: Page, data: dict) -> dict:
     """The Imprint button: write the sequences in, then show each greedy reproduction and the val loss."""
-    holder = {}
+    reports = []
 
-    def action(editing):
-        ckpt_ = editing["ckpt"]
-        texts = dataset_texts(ckpt_.info.get("dataset"))
-        report = imprint_report(ckpt_.model, ckpt_.tokenizer, sequences or "", strength,
+    def action(editing: Editing):
+        c, texts = editing.ckpt, dataset_texts(editing.ckpt.info.get("dataset"))
+        report = imprint_report(c.model, c.tokenizer, data[page.sequences] or "", data[page.imprint_strength],
                                 val_text=texts[1] if texts else None, background=texts[0] if texts else None)
-        holder["report"] = report
-        return editing["session"].record(report.imprint.change)
+        reports.append(report)
+        return editing.session.record(report.imprint.change)
 
-    out = _act(ckpt, editing, context, name, chosen, head, first_col, action)
-    report = holder.get("report")
-    return [*out, _imprint_html(report) if report else gr.skip()]
-
-
-def _imprint_html(report) -> str:
-    rows = "".join(
-        f"<tr><td><code>{_escape(r.sequence)}</code></td><td><code>{_escape(r.greedy)}</code></td>"
-        f"<td class='{'ok' if r.ok else 'no'}'>{'✓ reproduced' if r.ok else '✗ not reproduced'}</td></tr>"
-        for r in report.imprint.reproduced)
-    if report.val_loss_before is not None:
-        delta = report.val_loss_after - report.val_loss_before
-        loss = (f"<p>Loss on the dataset's validation text ({report.val_tokens:,} tokens): "
-                f"<b>{report.val_loss_before:.3f} → {report.val_loss_after:.3f}</b> "
-                f"(<span class='{'down' if delta > 0.001 else 'up'}'>{delta:+.3f}</span> nats per token): "
-                f"the price of remembering these.</p>")
-    else:
-        loss = "<p>No validation text for this model's data, so the price in loss is not measured.</p>"
-    conflicts = "".join(f"<li>{_escape(c)}</li>" for c in report.imprint.conflicts)
-    conflicts = (f"<p>Greedy generation can follow a context one way only:</p><ul>{conflicts}</ul>"
-                 if conflicts else "")
-    n = len(report.imprint.change.edits)
-    return (f"<div class='imprint'><table><tr><th>sequence</th><th>greedy, after its first token</th><th></th></tr>{rows}"
-            f"</table><p>{report.imprint.pairs} (context → next token) pairs written into {n:,} weights.</p>"
-            f"{loss}{conflicts}</div>")
+    out = _act(page, data, action)
+    return {**out, page.imprint_result: draw.imprint_result(reports[0])} if reports else out
 
 
-def export(ckpt, editing):
+def export(page: Page, data: dict) -> str:
     """The edited model as a checkpoint .zip (it loads in the Train tab, the CLI, or load_checkpoint)."""
-    editing = _editing(ckpt, editing)
-    source = editing["ckpt"]
-    n = len(editing["session"].edits())
+    editing = editing_for(data[page.model_state], data[page.editing])
+    source, n = editing.ckpt, editing.session.changed()
     name = source.name if n == 0 or source.name.endswith("-edited") else f"{source.name}-edited"
-    edited = Checkpoint(source.model, source.tokenizer, {**source.info, "name": name, "edited_weights": n},
-                        source.metrics)
+    info = {**source.info, "name": name, "edited_weights": n}
+    edited = Checkpoint(source.model, source.tokenizer, info, source.metrics)
     return str(checkpoint_zip(edited, download_folder()))
 
 
@@ -725,7 +386,7 @@ def load_model(choice: str):
     kind, _, name = choice.partition(":")
     try:
         return bigram_checkpoint(name) if kind == "bigram" else load_pretrained(name)
-    except (CheckpointError, EditError, ValueError, OSError) as err:
+    except (CheckpointError, ValueError, OSError) as err:
         raise gr.Error(str(err)) from err
 
 
@@ -735,199 +396,112 @@ def _model_choices() -> list[tuple[str, str]]:
     return bigrams + [(f"{name} (shipped)", f"shipped:{name}") for name in list_pretrained()]
 
 
-# --- the API: JSON in, JSON out, on this session's model ------------------------------------------
-
-
-def _top(tokenizer, probs, k: int = 10) -> list[dict]:
-    top = torch.topk(probs, min(k, probs.numel()))
-    return [{"token": tokenizer.decode([i]), "id": i, "prob": round(p, 6)} for i, p in
-            zip(top.indices.tolist(), top.values.tolist())]
-
-
-def _api(ckpt, editing, context, action) -> tuple[dict, object, dict]:
-    editing = _editing(ckpt, editing)
-    c = editing["ckpt"]
-    try:
-        ids = _ids(c, context)
-        before = next_token_probs(c.model, ids)
-        change, extra = action(editing)
-        after = next_token_probs(c.model, ids)
-    except (EditError, ValueError) as err:
-        raise gr.Error(str(err)) from err
-    greedy = "".join(t.token for t in continue_text(c.model, c.tokenizer, context or "", API_NEW_TOKENS, temperature=0))
-    answer = {"change": change.what, "edits": len(change.edits),
-              "first_edits": [{"name": e.name, "index": list(e.index), "old": e.old, "new": e.new} for e in change.edits[:5]],
-              "context": context or "", "before": _top(c.tokenizer, before), "after": _top(c.tokenizer, after),
-              "greedy": greedy, **extra}
-    return answer, _state_out(ckpt, editing), editing
-
-
-def edit_weight_api(name, index, value, context, ckpt, editing):
-    """``/edit_weight``: set ``state_dict()[name][index] = value`` in this session's model.
-
-    ``index`` is [row, col] (or one number for a 1-D weight, or text like "3, 5"); ``value`` a
-    number within ±1000. Returns the change, the top-10 next tokens after ``context`` before and
-    after it, and the greedy continuation. A bad name, index or value is refused (model unchanged).
-    """
-    def action(editing):
-        tensor = weight(editing["ckpt"].model, str(name))
-        index_ = parse_index(index, tensor, str(name))
-        what = _cell_name(editing, str(name), index_)
-        change = editing["session"].set(str(name), index_, value, what=f"{what} = {value}")
-        return change, {}
-
-    return _api(ckpt, editing, context, action)
-
-
-def connect_api(from_token, to_token, strength, context, ckpt, editing):
-    """``/connect``: after ``from_token`` (its last place in ``context``, or alone), push ``to_token``
-    with ``strength`` (logit units). Returns the same JSON as /edit_weight."""
-    def action(editing):
-        c = editing["ckpt"]
-        return editing["session"].record(connect(c.model, c.tokenizer, from_token, to_token, strength,
-                                                        context or None)), {}
-
-    return _api(ckpt, editing, context, action)
-
-
-def imprint_api(sequences, strength, ckpt, editing):
-    """``/imprint``: write sequences (one per line) into this session's model without training.
-
-    Returns each sequence's greedy reproduction from its first token, the val loss before and
-    after, and how many weights changed.
-    """
-    editing = _editing(ckpt, editing)
-    c = editing["ckpt"]
-    texts = dataset_texts(c.info.get("dataset"))
-    try:
-        report = imprint_report(c.model, c.tokenizer, sequences or "", strength, val_text=texts[1] if texts else None,
-                                background=texts[0] if texts else None)
-    except (EditError, ValueError) as err:
-        raise gr.Error(str(err)) from err
-    editing["session"].record(report.imprint.change)
-    answer = {"change": report.imprint.change.what, "edits": len(report.imprint.change.edits),
-              "pairs": report.imprint.pairs, "conflicts": report.imprint.conflicts,
-              "reproduced": [{"sequence": r.sequence, "greedy": r.greedy, "ok": r.ok} for r in report.imprint.reproduced],
-              "val_loss_before": report.val_loss_before, "val_loss_after": report.val_loss_after,
-              "val_tokens": report.val_tokens}
-    return answer, _state_out(ckpt, editing), editing
-
-
 # ---------------------------------------------------------------------------------------------
-# Layout
+# Layout and wiring
+
+
+def layout(model_state: gr.State) -> tuple[Page, gr.Dropdown, dict[str, gr.Button], gr.File]:
+    """The tab's components, placed: the page, the model picker, the buttons by name, the export file."""
+    editing = gr.State(None)  # an Editing: the model being edited, its undo history, the table on screen
+    gr.Markdown(HOW)
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=4, min_width=320):  # on a phone, the card gets a line of its own
+            card = gr.Markdown(elem_id="weights-card")
+        picker = gr.Dropdown(_model_choices(), value=None, label="Edit another model", scale=2, min_width=220,
+                             info="a bigram is counted in a second: the easiest to edit")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            context = gr.Textbox("", label="Context", lines=1, max_lines=4, max_length=MAX_CONTEXT_CHARS,
+                                 placeholder="Some text; the model predicts what comes next (empty: a line start)")
+            with gr.Row():
+                weight_name = gr.Dropdown([], label="Weight (state_dict name, shape)", scale=3, min_width=220)
+                rows = gr.Dropdown([], value=[], multiselect=True, label="Rows to show (empty: follow the context)",
+                                   scale=3, min_width=220)
+            with gr.Row():
+                search = gr.Textbox(label="Search tokens", max_length=MAX_NAME_CHARS, visible=False, scale=2,
+                                    placeholder="type part of a token, then Enter")
+                head = gr.Radio([0], value=0, label="attention head", visible=False, scale=2)
+                first_col = Slider(0, 1, value=0, step=1, label="first column", visible=False, scale=2)
+            table = Dataframe(interactive=True, label="Weights: click a cell, type a number, press Enter",
+                              max_height=430, static_columns=[0], elem_id="weights-table")  # labels: TABLE_CSS
+            with gr.Row():
+                buttons = {name: gr.Button(label, size="sm", min_width=80, variant=variant) for name, label, variant in
+                           (("undo", "↶ Undo", "secondary"), ("redo", "↷ Redo", "secondary"),
+                            ("cell", "Reset cell", "secondary"), ("row", "Reset row", "secondary"),
+                            ("all", "Reset all", "stop"))}
+            status = gr.Markdown(elem_id="weights-status")
+        with gr.Column(scale=2, min_width=300):
+            bars = gr.HTML(css_template=CSS, head=TABLE_CSS, elem_id="weights-bars")
+            texts = gr.HTML(css_template=CSS)
+    gr.Markdown(CONNECT_HOW)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            picture = gr.HTML(css_template=CSS, js_on_load=PICTURE_JS, elem_id="weights-picture")
+        with gr.Column(scale=2, min_width=300):
+            from_token = gr.Dropdown([], label="From (a token of the context)")
+            to_token = gr.Dropdown([], allow_custom_value=True, label="To (a next token: pick or type it, or #id)")
+            strength = Slider(-MAX_STRENGTH / 10, MAX_STRENGTH / 10, value=5, step=0.5,
+                              label="strength: added to the edge (logit units; +5 = e⁵ ≈ 150× the odds)")
+            buttons["connect"] = gr.Button("Connect", variant="primary")
+    with gr.Accordion("Imprint sequences (no training)", open=True):
+        gr.Markdown(IMPRINT_HOW)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                sequences = gr.Textbox("", label="Sequences, one per line", lines=3, max_lines=10,
+                                       max_length=MAX_CONTEXT_CHARS)
+                imprint_strength = Slider(0.5, 15, value=DEFAULT_IMPRINT_STRENGTH, step=0.5,
+                                          label="strength (nats the next token wins by)")
+                buttons["imprint"] = gr.Button("Imprint", variant="primary")
+            with gr.Column(scale=3, min_width=300):
+                imprint_result = gr.HTML(css_template=CSS, elem_id="imprint-result")
+    with gr.Accordion("Edits so far, and export", open=False):
+        edits = gr.Dataframe(draw.edits_frame(EditSession(None, {})), interactive=False, max_height=300)
+        with gr.Row():
+            buttons["export"] = gr.Button("Export the edited model (.zip)", min_width=200)
+            export_file = gr.File(label="checkpoint", interactive=False, min_width=200)
+    page = Page(model_state, editing, card, context, weight_name, rows, search, head, first_col, table, status, bars,
+                texts, picture, from_token, to_token, strength, sequences, imprint_strength, imprint_result, edits)
+    return page, picker, buttons, export_file
 
 
 def build(model_state: gr.State | None = None) -> gr.Blocks:
     """The tab; ``model_state`` is the session's current model, shared with the other tabs."""
     with gr.Blocks(title="tinylm: weights") as demo:
-        if model_state is None:
-            model_state = new_model_state()
-        editing = gr.State(None)  # {"ckpt", "session"}: the model being edited and its undo history
-        view = gr.State(None)  # what the table shows: weight name, row/col indices, values, clicked cell
-        gr.Markdown(HOW)
-        with gr.Row(equal_height=True):
-            card = gr.Markdown(scale=4)
-            picker = gr.Dropdown(_model_choices(), value=None, label="Edit another model", scale=2, min_width=220,
-                                 info="a bigram is counted in a second: the easiest to edit")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                context = gr.Textbox("", label="Context", lines=1, max_lines=4, max_length=MAX_CONTEXT_CHARS,
-                                     placeholder="Some text; the model predicts what comes next (empty: a line start)")
-                with gr.Row():
-                    weight_name = gr.Dropdown([], label="Weight (state_dict name, shape)", scale=3, min_width=220)
-                    rows = gr.Dropdown([], value=[], multiselect=True, label="Rows to show (empty: follow the context)",
-                                       scale=3, min_width=220)
-                with gr.Row():
-                    search = gr.Textbox(label="Search tokens", max_length=MAX_NAME_CHARS, placeholder="type part of a token, then Enter",
-                                        visible=False, scale=2)
-                    head = gr.Radio([0], value=0, label="attention head", visible=False, scale=2)
-                    first_col = Slider(0, 1, value=0, step=1, label="first column", visible=False, scale=2)
-                table = Dataframe(interactive=True, label="Weights: click a cell, type a number, press Enter",
-                                     max_height=430, static_columns=[0], pinned_columns=1, elem_id="weights-table")
-                with gr.Row():
-                    undo_button = gr.Button("↶ Undo", size="sm", min_width=80)
-                    redo_button = gr.Button("↷ Redo", size="sm", min_width=80)
-                    reset_cell_button = gr.Button("Reset cell", size="sm", min_width=80)
-                    reset_row_button = gr.Button("Reset row", size="sm", min_width=80)
-                    reset_all_button = gr.Button("Reset all", size="sm", variant="stop", min_width=80)
-                status = gr.Markdown(elem_id="weights-status")
-            with gr.Column(scale=2, min_width=360):
-                bars = gr.HTML(css_template=CSS, js_on_load=None, elem_id="weights-bars")
-                texts = gr.HTML(css_template=CSS, js_on_load=None)
-        gr.Markdown("### Draw connections\nThe network for this context: what the model reads on the left, its "
-                    "likeliest next tokens on the right. An edge is how much that context token raises (blue) or "
-                    "lowers (orange) the next token's logit: for a bigram the table entry itself, for an MLP or a GPT "
-                    "the logit with the token minus the logit without it. Setting an edge changes that next token's "
-                    "row of the output layer (the smallest change that does it).")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                picture = gr.HTML(css_template=CSS, js_on_load=PICTURE_JS, elem_id="weights-picture")
-            with gr.Column(scale=2, min_width=300):
-                from_token = gr.Dropdown([], label="From (a token of the context)")
-                to_token = gr.Dropdown([], allow_custom_value=True, label="To (a next token: pick or type it, or #id)")
-                strength = Slider(-MAX_STRENGTH / 10, MAX_STRENGTH / 10, value=5, step=0.5,
-                                     label="strength (logit units: +5 ≈ e⁵ = 150× likelier)")
-                connect_button = gr.Button("Connect", variant="primary")
-        with gr.Accordion("Imprint sequences (no training)", open=True):
-            gr.Markdown(IMPRINT_HOW)
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=2, min_width=300):
-                    sequences = gr.Textbox("", label="Sequences, one per line", lines=3, max_lines=10, max_length=MAX_CONTEXT_CHARS)
-                    imprint_strength = Slider(0.5, 15, value=DEFAULT_IMPRINT_STRENGTH, step=0.5,
-                                                 label="strength (nats the next token wins by)")
-                    imprint_button = gr.Button("Imprint", variant="primary")
-                with gr.Column(scale=3, min_width=360):
-                    imprint_result = gr.HTML(css_template=CSS, js_on_load=None, elem_id="imprint-result")
-        with gr.Accordion("Edits so far, and export", open=False):
-            edits = gr.Dataframe(_edits_frame(EditSession(None, {})), interactive=False, max_height=300)
-            with gr.Row():
-                export_button = gr.Button("Export the edited model (.zip)", min_width=200)
-                export_file = gr.File(label="checkpoint", interactive=False, min_width=200)
+        page, picker, buttons, export_file = layout(model_state or new_model_state())
+        hidden = {"api_visibility": "private", "show_progress": "hidden"}
 
-        # hidden: the api-only endpoints, JSON in and out
-        with gr.Group(visible=False):
-            api_name = gr.Textbox(label="name", max_length=MAX_NAME_CHARS)
-            api_index, api_value = gr.JSON(label="index"), gr.JSON(label="value")
-            api_context = gr.Textbox(label="context", max_length=MAX_CONTEXT_CHARS)
-            api_from = gr.Textbox(label="from_token", max_length=MAX_NAME_CHARS)
-            api_to = gr.Textbox(label="to_token", max_length=MAX_NAME_CHARS)
-            api_strength = Number(DEFAULT_IMPRINT_STRENGTH, label="strength")
-            api_sequences = gr.Textbox(label="sequences", max_length=MAX_CONTEXT_CHARS)
-            edit_button, connect_hidden, imprint_hidden = gr.Button(), gr.Button(), gr.Button()
-            api_result = gr.JSON(label="result")
+        # Gradio hands event data to a parameter typed gr.EventData; a partial hides the type, so these two are defs
+        def selected(data: dict, evt: gr.SelectData) -> None:
+            on_select(page, data, evt)
 
-        # -- wiring ------------------------------------------------------------------------
-        hidden = dict(api_visibility="private", show_progress="hidden")
-        shown = [table, view, bars, texts, picture, edits, status, card, from_token, to_token]
-        where = [context, weight_name, rows, head, first_col]
-        gr.on([model_state.change, demo.load], show_model, [model_state, editing, *where],
-              [editing, context, weight_name, rows, search, head, first_col, *shown], **hidden)
-        gr.on([context.input, rows.input, head.input, first_col.release], on_view, [model_state, editing, *where],
-              [editing, *shown], trigger_mode="always_last", **hidden)
-        weight_name.input(on_weight, [model_state, editing, context, weight_name, head, first_col],
-                          [editing, rows, search, head, first_col, *shown], **hidden)
-        search.submit(search_rows, [model_state, editing, search, rows], rows, **hidden)
-        acting = [model_state, editing, *shown]
-        table.input(on_table_edit, [model_state, editing, *where, view, table], acting, **hidden)
-        table.select(on_select, view, view, **hidden)
-        for button, fn in ((undo_button, undo), (redo_button, redo), (reset_all_button, reset_all)):
-            button.click(fn, [model_state, editing, *where], acting, **hidden)
-        reset_cell_button.click(reset_cell, [model_state, editing, *where, view], acting, **hidden)
-        reset_row_button.click(reset_row, [model_state, editing, *where, view], acting, **hidden)
-        connect_button.click(draw_connection, [model_state, editing, *where, from_token, to_token, strength], acting, **hidden)
-        picture.submit(connect_from_picture, [model_state, editing, *where, strength], acting, **hidden)
-        imprint_button.click(imprint_sequences, [model_state, editing, *where, sequences, imprint_strength],
-                             [*acting, imprint_result], **hidden)
-        export_button.click(export, [model_state, editing], export_file, **hidden)
-        picker.input(load_model, picker, model_state, **hidden)
+        def clicked(data: dict, evt: gr.EventData) -> dict:
+            return connect_from_picture(page, data, evt)
 
-        state_io = dict(outputs=[api_result, model_state, editing])
-        edit_button.click(edit_weight_api, [api_name, api_index, api_value, api_context, model_state, editing],
-                          api_name="edit_weight", **state_io)
-        connect_hidden.click(connect_api, [api_from, api_to, api_strength, api_context, model_state, editing],
-                             api_name="connect", **state_io)
-        imprint_hidden.click(imprint_api, [api_sequences, api_strength, model_state, editing], api_name="imprint",
-                             **state_io)
+        where, drawn = page.where, page.drawn
+        controls = {page.context, page.weight_name, page.rows, page.search, page.head, page.first_col}
+        gr.on([page.model_state.change, demo.load], partial(show_model, page), where, drawn | controls, **hidden)
+        # .change, not .input: a paste changes the box without an input event (issue 13); on_context
+        # skips a context that is already drawn, so setting it with a new model does not draw twice
+        page.context.change(partial(on_context, page), where, drawn, trigger_mode="always_last", **hidden)
+        gr.on([page.rows.input, page.head.input, page.first_col.release], partial(on_view, page), where, drawn,
+              trigger_mode="always_last", **hidden)
+        page.weight_name.input(partial(on_weight, page), where, drawn | controls, **hidden)
+        page.search.submit(partial(search_rows, page), {page.model_state, page.editing, page.search, page.rows},
+                           page.rows, **hidden)
+        acting = drawn | {page.model_state}
+        page.table.input(partial(on_table_edit, page), where | {page.table}, acting, **hidden)
+        page.table.select(selected, {page.editing}, None, **hidden)
+        for name, fn in (("undo", undo), ("redo", partial(undo, redo=True)), ("cell", reset_cell),
+                         ("row", partial(reset_cell, whole_row=True)), ("all", reset_all)):
+            buttons[name].click(partial(fn, page), where, acting, **hidden)
+        connecting = where | {page.from_token, page.to_token, page.strength}
+        buttons["connect"].click(partial(draw_connection, page), connecting, acting, **hidden)
+        page.picture.submit(clicked, connecting, acting, **hidden)
+        buttons["imprint"].click(partial(imprint_sequences, page), where | {page.sequences, page.imprint_strength},
+                                 acting | {page.imprint_result}, **hidden)
+        buttons["export"].click(partial(export, page), {page.model_state, page.editing}, export_file, **hidden)
+        picker.input(load_model, picker, page.model_state, **hidden)
+        weights_api.add_endpoints(page.model_state, page.editing, editing_for)
     return demo
 
 

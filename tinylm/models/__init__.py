@@ -6,6 +6,11 @@ and targets of -1 ignored by the loss. Each also splits its forward pass in two,
 ``logits = lm_head(hidden(idx))``: ``hidden`` is everything up to the last layer (a bigram's
 one-hot row, the MLP's last tanh layer, the GPT's final LayerNorm) and ``lm_head`` the linear
 read-out to the vocabulary. One trainer, one sampler and one weight editor serve all three.
+
+For the weight editor each model also says two things about itself: ``weight_axes(name)``, what
+each axis of a weight counts ("token", "next" token, "neuron", "channel", ...; the output layer is
+the weight with a "next" axis), and ``blank``, the id it reads for "no token here" (the MLP's
+extra embedding row) or None (a bigram always reads a token; a GPT reads a shorter context).
 """
 
 from dataclasses import asdict, fields
@@ -13,7 +18,7 @@ from dataclasses import asdict, fields
 import torch
 import torch.nn as nn
 
-from .bigram import Bigram, BigramConfig
+from .bigram import Bigram, BigramConfig, bigram_from_counts
 from .gpt import GPT, GPTConfig, KVCache
 from .mlp import MLP, MLPConfig
 
@@ -121,5 +126,6 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["Bigram", "BigramConfig", "MLP", "MLPConfig", "GPT", "GPTConfig", "KVCache", "MODELS",
-           "make_config", "config_fields", "check_config", "size_of", "build_model", "model_kind", "model_config", "count_params"]
+__all__ = ["Bigram", "BigramConfig", "bigram_from_counts", "MLP", "MLPConfig", "GPT", "GPTConfig", "KVCache", "MODELS",
+           "make_config", "config_fields", "check_config", "size_of", "build_model", "model_kind", "model_config",
+           "count_params"]

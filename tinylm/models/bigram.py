@@ -3,7 +3,8 @@
 The whole model is one table of logits, ``logits[current, next]`` (makemore's ``Bigram``). Row
 ``i`` is the model's opinion about what follows token ``i``; softmax turns a row into a
 probability distribution. Counting bigrams in a corpus and taking logs gives this table in closed
-form; gradient descent finds the same thing, which makes it the easiest model to edit by hand.
+form (``bigram_from_counts``); gradient descent finds the same thing, which makes it the easiest
+model to edit by hand.
 """
 
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ class BigramConfig:
 
 
 class Bigram(nn.Module):
+    blank = None  # no "no token" id: a bigram always reads exactly one real token
+
     def __init__(self, config: BigramConfig):
         super().__init__()
         self.config = config
@@ -40,9 +43,37 @@ class Bigram(nn.Module):
         token's row of next-token logits is its vector."""
         return self.logits
 
+    def weight_axes(self, name: str) -> tuple[str, ...]:
+        """What each axis of a weight counts: the table is (current token, next token)."""
+        return {"logits": ("token", "next")}[name]
+
     def forward(self, idx, targets=None):
         logits = self.logits[idx]  # (B, T, vocab_size): one row of the table per position, = lm_head(hidden(idx))
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
         return logits, loss
+
+
+def bigram_from_counts(ids: torch.Tensor, vocab_size: int, smoothing: float = 1.0) -> Bigram:
+    """The counting bigram of makemore: ``logits[current, next] = log(count(current, next) + smoothing)``.
+
+    Softmax of a row of log-counts is the row's counts normalised, so no training is needed;
+    ``smoothing`` (add-k) keeps unseen pairs possible. The table reads as "how often did next
+    follow current", which is what a learner then edits.
+
+    >>> import math
+    >>> model = bigram_from_counts(torch.tensor([0, 1, 0, 1]), vocab_size=2, smoothing=1.0)
+    >>> round(math.exp(model.logits[0, 1].item()))   # "0 then 1" twice, plus the smoothing
+    3
+    """
+    if isinstance(smoothing, bool) or not (isinstance(smoothing, (int, float)) and 0 < smoothing < float("inf")):
+        raise ValueError(f"smoothing must be more than 0 (log of a zero count is -infinity), got {smoothing!r}")
+    if len(ids) < 2:
+        raise ValueError("the text needs at least two tokens to count a pair")
+    V = vocab_size
+    counts = torch.bincount(ids[:-1] * V + ids[1:], minlength=V * V).view(V, V).float()  # (current, next)
+    model = Bigram(BigramConfig(vocab_size=V))
+    with torch.no_grad():
+        model.logits.copy_(torch.log(counts + smoothing))
+    return model.eval()

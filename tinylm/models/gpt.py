@@ -137,7 +137,17 @@ class Block(nn.Module):
         return x
 
 
+# what each axis of a weight counts, by its name without the layer (the weight editor labels its tables with it)
+WEIGHT_AXES = {"transformer.wte.weight": ("token", "channel"), "lm_head.weight": ("next", "channel"),
+               "transformer.wpe.weight": ("position", "channel"), "attn.c_attn.weight": ("qkv", "channel"),
+               "attn.c_attn.bias": ("qkv",), "attn.c_proj.weight": ("channel", "head"),
+               "mlp.c_fc.weight": ("neuron", "channel"), "mlp.c_fc.bias": ("neuron",),
+               "mlp.c_proj.weight": ("channel", "neuron")}
+
+
 class GPT(nn.Module):
+    blank = None  # no "no token" id: a GPT simply reads a shorter context
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -166,17 +176,42 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def hidden(self, idx, cache: KVCache | None = None):
-        """The final LayerNorm's output, (B, T, n_embd): what lm_head reads."""
-        B, T = idx.shape
-        start = 0 if cache is None else cache.length  # position of idx[:, 0]
+    def embed(self, idx, start: int = 0):
+        """Token plus position embeddings of idx (B, T) whose first token sits at ``start``: (B, T, C)."""
+        T = idx.size(1)
         if start + T > self.block_size:
             raise ValueError(f"sequence of length {start + T} is longer than block_size {self.block_size}")
         pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
+        return self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
+
+    def hidden(self, idx, cache: KVCache | None = None):
+        """The final LayerNorm's output, (B, T, n_embd): what lm_head reads."""
+        x = self.embed(idx, 0 if cache is None else cache.length)  # a cache holds the positions before idx
         for block in self.transformer.h:
             x = block(x, cache)
         return self.transformer.ln_f(x)  # (B, T, C)
+
+    def last_mlp_activations(self, idx):
+        """(act, x): what the last block's ``mlp.c_proj`` reads, (B, T, 4 * n_embd), and the residual
+        stream it writes into, entering ln_f, (B, T, n_embd). ``lm_head(ln_f(x))`` are the logits.
+
+        The weight editor writes key -> value pairs into that c_proj (``tinylm.edit.imprint``), with
+        ``act`` as the keys: the GPT's lm_head is its token embedding too, so it is not written.
+        """
+        *first, last = self.transformer.h
+        x = self.embed(idx)
+        for block in first:
+            x = block(x)
+        x = x + last.attn(last.ln_1(x))  # the last block written out, to keep what its MLP computes
+        act = last.mlp.act(last.mlp.c_fc(last.ln_2(x)))  # (B, T, 4 * n_embd)
+        return act, x + last.mlp.dropout(last.mlp.c_proj(act))
+
+    def weight_axes(self, name: str) -> tuple[str, ...]:
+        """What each axis of a weight counts: "token", "next", "position", "channel" (the residual
+        stream), "qkv" (c_attn's query, key and value rows), "head" (the heads' outputs side by side),
+        "neuron" (the MLP's 4 * n_embd units). LayerNorms and the other biases are channels."""
+        short = name.split(".", 3)[-1] if name.startswith("transformer.h.") else name  # "attn.c_attn.weight"
+        return WEIGHT_AXES.get(short, ("channel",) * self.get_parameter(name).dim())
 
     def forward(self, idx, targets=None, cache: KVCache | None = None):
         logits = self.lm_head(self.hidden(idx, cache))  # (B, T, vocab_size)

@@ -47,6 +47,7 @@ class MLP(nn.Module):
             raise ValueError(f"an MLP needs at least one hidden layer, got n_layer={config.n_layer}")
         self.config = config
         self.block_size = config.block_size
+        self.blank = config.vocab_size  # the id of the blank token, read where there is no token
         # one extra row: the blank token that fills context before the start of the sequence
         self.wte = nn.Embedding(config.vocab_size + 1, config.n_embd)
         widths = [config.block_size * config.n_embd] + [config.n_hidden] * config.n_layer
@@ -69,7 +70,7 @@ class MLP(nn.Module):
                  [2, 3]]])
         """
         B, T = idx.shape
-        blank = torch.full((B, self.block_size - 1), self.config.vocab_size, dtype=idx.dtype, device=idx.device)
+        blank = torch.full((B, self.block_size - 1), self.blank, dtype=idx.dtype, device=idx.device)
         padded = torch.cat([blank, idx], dim=1)  # (B, block_size - 1 + T)
         return padded.unfold(1, self.block_size, 1)  # (B, T, block_size)
 
@@ -79,7 +80,7 @@ class MLP(nn.Module):
         ctx = self.contexts(idx)  # (B, T, block_size)
         if self.training and self.config.token_dropout > 0:  # forget some tokens, as if before the start
             forget = torch.rand(ctx.shape, device=ctx.device) < self.config.token_dropout
-            ctx = ctx.masked_fill(forget, self.config.vocab_size)
+            ctx = ctx.masked_fill(forget, self.blank)
         # the tables cost (vocab_size + 1) positions' worth of the matrix product: worth it for batches
         # with more positions than that (training), not for one short prompt or a big vocabulary
         if self.fast and not (self.training and self.drop.p > 0) and B * T > self.config.vocab_size + 1:
@@ -113,6 +114,16 @@ class MLP(nn.Module):
     def token_embeddings(self):
         """One vector per token, (vocab_size, n_embd): ``wte`` without the extra "blank" row."""
         return self.wte.weight[: self.config.vocab_size]
+
+    def weight_axes(self, name: str) -> tuple[str, ...]:
+        """What each axis of a weight counts: "token" (wte's rows, the blank last), "embd", "input"
+        (the first layer reads block_size embeddings side by side), "neuron", "next" (lm_head's rows)."""
+        if name == "wte.weight":
+            return ("token", "embd")
+        if name.startswith("lm_head."):
+            return ("next", "neuron")[: self.get_parameter(name).dim()]
+        layer, kind = name.split(".")[1:]  # "h.0.weight" -> "0", "weight"
+        return ("neuron", "input" if layer == "0" else "neuron") if kind == "weight" else ("neuron",)
 
     def forward(self, idx, targets=None):
         logits = self.lm_head(self.hidden(idx))  # (B, T, vocab_size)
