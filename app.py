@@ -18,7 +18,16 @@ import tinylm_app  # noqa: F401  (before gradio: `import spaces` must mean the H
 # isort: split
 import gradio as gr  # noqa: E402
 
-from tinylm_app import chat_tab, hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, weights_tab
+from tinylm_app import (
+    chat_tab,
+    hub_panel,
+    inspect_tab,
+    predict_tab,
+    tokenizers_tab,
+    train_tab,
+    walkthrough_tab,
+    weights_tab,
+)
 from tinylm_app.session import launch, model_state, prepare
 
 TITLE = """# tinylm
@@ -32,6 +41,8 @@ TABS = """- **Tokenizers**: how text becomes the ids a model reads; four tokeniz
   memory without training, and watch the next-token distribution move.
 - **Inspect**: what the model gets wrong, how surprised it is by each token, its embeddings, attention,
   and the loss surface around its weights.
+- **Forward pass**: follow one token through the model, step by step, from its id to the next token's
+  probabilities, with the model's own numbers.
 - **Chat**: talk to a tiny chat model, see the template and which tokens it is trained on, and fine-tune
   it on your own conversations.
 """
@@ -54,6 +65,8 @@ with gr.Blocks(title="tinylm") as demo:
             weights_tab.build(state)
         with gr.Tab("Inspect"):
             inspect_tab.build(state)
+        with gr.Tab("Forward pass") as forward_pass:
+            walkthrough_tab.build(state, forward_pass)
         with gr.Tab("Chat"):
             chat_tab.build()  # its chat models are its own, not the shared state
 prepare(demo)  # guarded events, sessions freed when they end (tinylm_app/session.py)

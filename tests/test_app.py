@@ -59,7 +59,7 @@ def test_tokenize_answers_json_and_refuses_bad_input_clearly():
 
 def test_the_tab_builds_alone_with_its_api():
     demo = tokenizers_tab.build()
-    assert {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"} == {"tokenize"}
+    assert {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"} == {"tokenize", "bpe_steps"}
 
 
 # --- the composed app, served ---------------------------------------------------------------
@@ -82,7 +82,8 @@ def test_the_app_lists_every_tabs_endpoints(served_app):
 
     _, url = served_app
     endpoints = Client(url, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/tokenize", "/train", "/predict", "/generate", "/edit_weight", "/imprint"} <= set(endpoints)
+    assert {"/tokenize", "/bpe_steps", "/train", "/predict", "/generate", "/edit_weight", "/imprint",
+            "/walkthrough"} <= set(endpoints)
 
 
 def test_tokenize_through_gradio_client(served_app):

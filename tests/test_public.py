@@ -170,7 +170,8 @@ def test_the_api_page_lists_only_the_documented_endpoints():
     import app
 
     public = {f.api_name for f in app.demo.fns.values() if f.api_visibility == "public"}
-    assert public == {"tokenize", "train", "predict", "generate", "edit_weight", "connect", "imprint", "chat"}
+    assert public == {"tokenize", "bpe_steps", "train", "predict", "generate", "edit_weight", "connect", "imprint",
+                      "walkthrough", "chat"}
 
 
 # --- sessions --------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_each_tab_assembles_into_a_space_of_its_own(tmp_path):
         from make_space import make_space, tabs
     finally:
         sys.path.remove(str(REPO / "scripts"))
-    assert tabs() == ["chat", "inspect", "predict", "tokenizers", "train", "weights"]
+    assert tabs() == ["chat", "inspect", "predict", "tokenizers", "train", "walkthrough", "weights"]
     out = make_space("tokenizers", tmp_path / "space")
     assert (out / "README.md").read_text().startswith("---\ntitle:")
     env = {k: v for k, v in os.environ.items() if k not in ("TINYLM_DATA_DIR", "PYTHONPATH")}

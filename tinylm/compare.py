@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .bpe import BYTE_SYMBOLS
 from .tokenizer import KINDS, PRETRAINED_KINDS, SPECIAL_TOKENS, BPETokenizer, Span, Tokenizer, build_tokenizer
 
 MAX_TEXT_CHARS = 200_000  # the longest text the tab shows: four columns of spans in a browser
@@ -105,16 +106,8 @@ def show_bytes(data: bytes) -> str:
 
 @lru_cache(maxsize=1)
 def _byte_of_symbol() -> dict[str, int]:
-    """GPT-2's byte <-> printable symbol table, inverted (``"Ġ"`` -> 32, the space).
-
-    Byte-level BPE stores each byte as a printable character so that merges are plain strings;
-    printable ASCII and Latin-1 stand for themselves, the other bytes get the symbols from 256 on.
-    """
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    others = [b for b in range(256) if b not in printable]
-    table = {chr(b): b for b in printable}
-    table.update({chr(256 + k): b for k, b in enumerate(others)})
-    return table
+    """GPT-2's byte <-> printable symbol table (``tinylm.bpe.BYTE_SYMBOLS``), inverted (``"Ġ"`` -> 32, the space)."""
+    return {symbol: byte for byte, symbol in BYTE_SYMBOLS.items()}
 
 
 def _token_shown(tokenizer: Tokenizer, span: Span) -> str:

@@ -6,8 +6,11 @@ memory one request or one session can take. The page shows the same limits (a Te
 (``tinylm_app.guard``). Change a limit here and both follow.
 """
 
+from tinylm.bpe import MAX_MERGES as MAX_BPE_MERGES  # noqa: F401  (BPE merge by merge runs in plain Python)
+from tinylm.bpe import MAX_TEXT_CHARS as MAX_BPE_CHARS  # noqa: F401  (the text it learns from)
 from tinylm.compare import MAX_TEXT_CHARS as MAX_TOKENIZE_CHARS  # noqa: F401  (the Tokenizers tab's text)
 from tinylm.edit import MAX_IMPRINT_PAIRS  # noqa: F401  (one imprint's (context -> next) pairs)
+from tinylm.walkthrough import MAX_CONTEXT_CHARS as MAX_WALK_CHARS  # noqa: F401  (the Forward pass tab's context)
 
 # --- text coming in ------------------------------------------------------------------------------
 MAX_CONTEXT_CHARS = 20_000  # a context or prompt for Predict, Weights, Inspect (a model reads <= 256 tokens of it)
@@ -31,6 +34,7 @@ MAX_VOCAB = 8192  # split/bpe vocabulary size
 MAX_NEW_TOKENS = 500  # tokens one generation may write
 MAX_REPLY_TOKENS = 400  # tokens one chat reply may have
 MAX_K = 50  # candidates in a next-token chart
+MAX_WALK_STEPS = 1000  # steps of the deepest forward pass the step slider accepts (a GPT has 6 + 12 per block)
 MAX_CONVERSATIONS = 2000  # conversations one chat fine-tuning reads (more are cut, and said so)
 
 # --- the shared machine --------------------------------------------------------------------------

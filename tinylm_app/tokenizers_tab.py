@@ -7,7 +7,9 @@ reports into coloured token spans. Also serves the ``/tokenize`` API. Run it alo
 
 
 import gradio as gr
+import pandas as pd
 
+from tinylm import bpe
 from tinylm.compare import (
     BPE_VOCAB_MAX,
     BPE_VOCAB_MIN,
@@ -20,7 +22,7 @@ from tinylm.compare import (
 from tinylm.data import list_datasets
 from tinylm_app.guard import Slider, examples
 from tinylm_app.html import escape
-from tinylm_app.limits import MAX_TOKENIZE_CHARS
+from tinylm_app.limits import MAX_BPE_MERGES, MAX_TOKENIZE_CHARS
 from tinylm_app.session import launch
 
 THE_TEXT = "the text above"  # the "vocabulary from" choice that learns from the typed text itself
@@ -178,6 +180,7 @@ def build(model_state=None) -> gr.Blocks:
                     columns.append(gr.HTML(css_template=TOKEN_CSS, js_on_load=None, elem_id=f"tokens-{kind}",
                                            elem_classes="token-column"))
         gr.Markdown(WHY_THEY_DIFFER)
+        build_bpe_steps(text, demo)
 
         inputs = [text, vocab_from, vocab_size, show_ids]
         # always_last: while typing or dragging, skip to the latest input once the running call ends
@@ -185,6 +188,101 @@ def build(model_state=None) -> gr.Blocks:
               columns, show_progress="hidden", api_visibility="private", trigger_mode="always_last")
         gr.api(tokenize, api_name="tokenize")
     return demo
+
+
+# ---------------------------------------------------------------------------------------------
+# BPE merge by merge: the readable trainer of tinylm.bpe on the text above, one merge at a time
+
+BPE_STEPS_HOW = """### BPE, merge by merge
+The **bpe** column learns its merges with Hugging Face's fast Rust trainer. Here the same algorithm
+runs in plain Python (`tinylm/bpe.py`, worth opening) on the text above alone: it starts from the
+text's UTF-8 bytes, counts every pair of neighbouring tokens, merges the most frequent pair into a new
+token, and repeats. Drag the slider to see the text after each merge. It learns the same merges, in
+the same order, as the Rust trainer, so after the last merge the text is cut exactly as the **bpe**
+column cuts it when it learns from "the text above" with 261 + that many tokens.
+"""
+BPE_STEPS_DEFAULT = 60
+
+
+def _chips_html(tokens: list, new_token=None) -> str:
+    """The text as token chips; the tokens the last merge made are outlined."""
+    out = []
+    for k, token in enumerate(tokens[:MAX_SHOWN_TOKENS]):
+        css = "special" if isinstance(token, str) else f"c{k % 5}"
+        mark = " style='outline: 2px solid #1f6feb'" if token == new_token else ""
+        shown = bpe.show_token(token)
+        out.append(f"<span class='tok {css}'{mark}>{escape(shown)}</span>{'<br>' * shown.count('↵')}")
+    if len(tokens) > MAX_SHOWN_TOKENS:
+        out.append(f"<span class='note'> … and {len(tokens) - MAX_SHOWN_TOKENS:,} more tokens</span>")
+    return "<div class='tokens'>" + "".join(out) + "</div>"
+
+
+def learn_bpe_steps(text: str, n_merges):
+    """The merges learned on ``text``: the slider over them, the table of merges, the falling token count."""
+    try:
+        steps = bpe.bpe_steps(text, int(n_merges))
+    except ValueError as err:  # said in place: this also runs as the text is typed
+        return None, gr.update(maximum=1, value=0), pd.DataFrame(), pd.DataFrame({"merges": [], "tokens": []}), (
+            f"<div class='stats error'>{escape(str(err))}</div>")
+    table = pd.DataFrame({"merge": range(1, len(steps.merges) + 1),
+                          "pair": [" + ".join(p) for p in steps.pairs_shown()], "seen": steps.counts,
+                          "new token": [bpe.show_token(m.token) for m in steps.merges],
+                          "tokens after": steps.tokens_per_step[1:]})
+    curve = pd.DataFrame({"merges": range(len(steps.tokens_per_step)), "tokens": steps.tokens_per_step})
+    last = len(steps.merges)
+    return steps, gr.update(maximum=max(last, 1), value=last), table, curve, bpe_step_html(steps, last)
+
+
+def bpe_step_html(steps, n) -> str:
+    """The text after merge ``n``, and what that merge did."""
+    if steps is None:
+        return ""
+    n = min(max(int(n), 0), len(steps.merges))
+    count = steps.tokens_per_step[n]
+    if n == 0:
+        ran_out = len(steps.merges) < steps.asked
+        what = (f"Before any merge: one token per byte, <b>{count:,}</b> tokens. {len(steps.merges)} merges were "
+                f"learned" + (" (then no pair was left that occurs twice)." if ran_out else "."))
+        return f"<div class='stats'>{what}</div>" + _chips_html(steps.tokens_after(0))
+    m = steps.merges[n - 1]
+    a, b = steps.pairs_shown()[n - 1]
+    what = (f"Merge {n} of {len(steps.merges)}: <b>{escape(a)}</b> + <b>{escape(b)}</b> was the most frequent "
+            f"pair, seen {m.count:,} times; it becomes token {m.new_id}, <b>{escape(bpe.show_token(m.token))}</b>. "
+            f"The text is now <b>{count:,}</b> tokens ({steps.tokens_per_step[0] - count:,} fewer than its bytes).")
+    return f"<div class='stats'>{what}</div>" + _chips_html(steps.tokens_after(n), m.token)
+
+
+def bpe_steps_api(text: str, n_merges: int) -> dict:
+    """Learn up to ``n_merges`` merges (``bpe.MAX_MERGES`` at most) from ``text`` itself, in plain Python.
+
+    Returns {merges: [[a, b], ...], counts, tokens_per_step, tokens}; tokens are shown as /tokenize shows them.
+    """
+    try:
+        n = int(n_merges) if isinstance(n_merges, float) and n_merges.is_integer() else n_merges
+        return bpe.bpe_steps(text, n).to_dict()
+    except ValueError as err:
+        raise gr.Error(str(err)) from err
+
+
+def build_bpe_steps(text: gr.Textbox, demo: gr.Blocks) -> None:
+    """The section under the four columns: learn merges from ``text`` and step through them."""
+    gr.Markdown(BPE_STEPS_HOW)
+    steps = gr.State(None)
+    with gr.Row():
+        n_merges = Slider(0, MAX_BPE_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="Merges to learn", scale=2)
+        learn = gr.Button("Learn the merges", variant="primary", scale=1)
+    # its maximum follows the merges learned; this one bounds what the server accepts
+    merge = Slider(0, MAX_BPE_MERGES, value=BPE_STEPS_DEFAULT, step=1, label="The text after merge…",
+                      elem_id="bpe-merge")
+    view = gr.HTML(css_template=TOKEN_CSS, js_on_load=None, elem_id="bpe-steps")
+    with gr.Row(equal_height=False):
+        curve = gr.LinePlot(x="merges", y="tokens", label="Tokens in the text after each merge", height=260, scale=2)
+        table = gr.Dataframe(label="The merges, in order", interactive=False, max_height=300, scale=3)
+    hidden = dict(api_visibility="private", show_progress="hidden")
+    gr.on([learn.click, n_merges.input, text.change, demo.load], learn_bpe_steps, [text, n_merges],
+          [steps, merge, table, curve, view], trigger_mode="always_last", **hidden)
+    merge.input(bpe_step_html, [steps, merge], view, trigger_mode="always_last", **hidden)
+    gr.api(bpe_steps_api, api_name="bpe_steps")
 
 
 if __name__ == "__main__":

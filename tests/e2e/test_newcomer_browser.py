@@ -21,8 +21,9 @@ def test_on_a_phone_every_tab_is_in_view_and_the_intro_is_short(browser, url):
     page.goto(url)
     tabs = page.get_by_role("tab")
     tabs.first.wait_for()
-    names = [t.inner_text() for t in tabs.all() if t.is_visible()][:6]
-    assert names == ["Tokenizers", "Train", "Predict", "Weights", "Inspect", "Chat"]  # none behind "…"
+    names = [t.inner_text() for t in tabs.all() if t.is_visible()][:7]
+    # none behind "…"
+    assert names == ["Tokenizers", "Train", "Predict", "Weights", "Inspect", "Forward pass", "Chat"]
     assert page.get_by_role("tab", name="Chat").bounding_box()["y"] < 844 / 2  # the intro leaves room
     assert not page.get_by_text("four tokenizers side by side").is_visible()  # the tab list is folded away
     page.screenshot(path="/tmp/screens/phone.png")
