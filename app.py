@@ -1,7 +1,7 @@
 """tinylm, the app: see and touch how a language model works (a Hugging Face Space).
 
-This file only composes the tabs in ``spaces/``. It creates one per-session model state and hands
-it to every tab, so the model you train in Train is the one Predict reads. Nothing heavy loads at
+This file only composes the tabs in ``tinylm_app/`` (``spaces/`` holds each tab as a Space of its
+own). It creates one per-session model state and hands it to every tab, so the model you train in Train is the one Predict reads. Nothing heavy loads at
 import: GPT-2's vocabulary, datasets and models load on first use.
 
 Run it with ``python app.py`` and open http://127.0.0.1:7860 (GRADIO_SERVER_NAME and
@@ -13,10 +13,12 @@ import os
 if os.environ.get("SPACE_ID"):  # on a Space, requests reach the app from outside its container
     os.environ.setdefault("GRADIO_SERVER_NAME", "0.0.0.0")  # set before Gradio reads it at import
 
-import gradio as gr
+import tinylm_app  # noqa: F401  (before gradio: `import spaces` must mean the Hub's package; see its docstring)
 
-from spaces import chat_tab, hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, weights_tab
-from spaces.session import launch, model_state
+import gradio as gr  # noqa: E402
+
+from tinylm_app import chat_tab, hub_panel, inspect_tab, predict_tab, tokenizers_tab, train_tab, weights_tab
+from tinylm_app.session import launch, model_state
 
 INTRO = """# tinylm
 A small language model you can see and touch, one step at a time. Every model here is tiny and

@@ -57,7 +57,7 @@ sys.path.insert(0, {repo!r})
 if {threads}:
     torch.set_num_threads({threads})
 import gradio as gr
-from spaces import weights_tab
+from tinylm_app import weights_tab
 
 
 def echo(text: str) -> str:
@@ -75,7 +75,7 @@ def through_http(n, threads):
     """The tab in its own process (as on a Space), called from this one: no shared GIL."""
     from gradio_client import Client
 
-    from spaces import weights_tab
+    from tinylm_app import weights_tab
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

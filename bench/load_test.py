@@ -4,7 +4,7 @@
     python bench/load_test.py --overhead       # ~8 min: what the live UI costs the trainer, one JSON line
 
 The load test launches the app (``app.demo``, or the Train and Predict tabs composed when app.py is
-missing) on a free port with the queue settings of ``spaces.session.launch``. Each of ten sessions
+missing) on a free port with the queue settings of ``tinylm_app.session.launch``. Each of ten sessions
 first trains a tiny char model of its own on six letters nobody else uses (retrying while the
 trainer is busy), then loops tokenize (when the app has it) / predict / generate on its own
 letters until the long training ends. Meanwhile one more session trains a GPT through the
@@ -226,7 +226,7 @@ CONFIGS = {
 
 
 def raw_tokens_per_s(fields: dict) -> float:
-    from spaces.train_tab import _parse_fields  # noqa: PLC0415
+    from tinylm_app.train_tab import _parse_fields  # noqa: PLC0415
     from tinylm.predict import app_corpus, app_run_config  # noqa: PLC0415
     from tinylm.runs import prepare_run, train_run  # noqa: PLC0415
 
@@ -241,7 +241,7 @@ def raw_tokens_per_s(fields: dict) -> float:
 
 
 def handler_tokens_per_s(fields: dict, spent: dict) -> float:
-    from spaces.train_tab import train  # noqa: PLC0415
+    from tinylm_app.train_tab import train  # noqa: PLC0415
     from tinylm.checkpoint import Checkpoint  # noqa: PLC0415
 
     ckpt = None
@@ -271,7 +271,7 @@ def served_tokens_per_s(url: str, fields: dict) -> tuple[float, int]:
 
 def serialize_ms_per_update(demo: gr.Blocks) -> float:
     """What Gradio does with one update of the Train button's stream: postprocess and JSON, in ms."""
-    from spaces import train_tab  # noqa: PLC0415
+    from tinylm_app import train_tab  # noqa: PLC0415
     from tinylm.plots import loss_frame  # noqa: PLC0415
 
     fn = next(f for f in demo.fns.values() if f.api_name == "train_stream")
@@ -300,7 +300,7 @@ def timed(module, name: str, spent: dict) -> None:
 
 def overhead(trials: int) -> dict:
     import tinylm.predict  # noqa: PLC0415
-    from spaces import train_tab  # noqa: PLC0415
+    from tinylm_app import train_tab  # noqa: PLC0415
 
     demo = train_tab.build()
     url = serve(demo)

@@ -1,4 +1,4 @@
-"""Test defaults: no network, no telemetry, and the shared data folder when there is one.
+"""Test defaults: no network, no telemetry; the corpora come from the package (tinylm/corpora/).
 
 These run before any test module imports datasets, huggingface_hub or gradio, which read their
 environment variables once at import time. Values already set in the environment win.
@@ -14,9 +14,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-if (REPO.parent / "shared" / "data").is_dir():
-    # tinyshakespeare.txt and names.txt live outside the repo (see shared/data/SOURCES.md)
-    os.environ.setdefault("TINYLM_DATA_DIR", str(REPO.parent / "shared" / "data"))
 
 # `pytest` (unlike `python -m pytest`) does not put the repo root on sys.path
 if str(REPO) not in sys.path:
@@ -24,6 +21,8 @@ if str(REPO) not in sys.path:
 
 
 import socket  # noqa: E402  (after the environment defaults above, on purpose)
+
+import tinylm_app  # noqa: E402,F401  (before any gradio import: `import spaces` never means our folder)
 
 import pytest  # noqa: E402
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from gradio_client import Client
 
-from spaces import chat_tab
-from spaces.chat_tab import SHIPPED, TUNED, chat_api, finetune_stream, respond, stop_finetune
+from tinylm_app import chat_tab
+from tinylm_app.chat_tab import SHIPPED, TUNED, chat_api, finetune_stream, respond, stop_finetune
 from tinylm.checkpoint import Checkpoint
 from tinylm.models import build_model
 from tinylm.pretrained import list_pretrained, load_pretrained

@@ -1,6 +1,5 @@
 """Datasets: configs, split rules, generators, loading and the errors a user can run into."""
 
-import os
 import random
 import string
 from pathlib import Path
@@ -8,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tinylm import data
 from tinylm.data import (
+    CORPORA_DIR,
     corpus_from_config,
     corpus_from_text,
     generate_alphabet,
@@ -25,11 +26,8 @@ SHIPPED = ("tiny_shakespeare", "names", "alphabet", "phrases_pt", "phrases_en")
 
 
 def data_file(name: str) -> Path:
-    """A file from $TINYLM_DATA_DIR, or skip the test when it is not there."""
-    data_dir = os.environ.get("TINYLM_DATA_DIR")
-    if not data_dir or not (Path(data_dir) / name).is_file():
-        pytest.skip(f"{name} not found: set TINYLM_DATA_DIR to the folder that holds it")
-    return Path(data_dir) / name
+    """A file the package ships in tinylm/corpora/."""
+    return CORPORA_DIR / name
 
 
 def write_config(folder: Path, name: str = "toy", **overrides) -> Path:
@@ -237,6 +235,7 @@ def test_missing_file_fails(tmp_path, monkeypatch):
         load_corpus(str(tmp_path / "nothing.txt"))
     # a dataset whose data file is nowhere, offline: say which variable to set, and the URL
     monkeypatch.setenv("TINYLM_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "CORPORA_DIR", tmp_path)
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="TINYLM_DATA_DIR.*raw.githubusercontent.com"):
         load_corpus("tiny_shakespeare")

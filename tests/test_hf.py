@@ -326,7 +326,7 @@ def test_download_zips_for_the_app(tmp_path):
 # --- the app panel (handlers called directly) ----------------------------------------------------
 def test_hub_panel_handlers(tmp_path, monkeypatch, caplog):
     gr = pytest.importorskip("gradio")
-    from spaces import hub_panel
+    from tinylm_app import hub_panel
 
     monkeypatch.setattr(hub_panel, "DOWNLOADS", tmp_path)
     ckpt = tiny_gpt()

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from spaces import inspect_tab as tab
+from tinylm_app import inspect_tab as tab
 from tinylm.pretrained import load_pretrained
 
 
@@ -59,7 +59,7 @@ def test_loss_surface_streams_progress_then_the_figure(alphabet, monkeypatch):
 
 @pytest.fixture(scope="module")
 def trained():
-    from spaces.train_tab import train  # noqa: PLC0415
+    from tinylm_app.train_tab import train  # noqa: PLC0415
 
     fields = dict(source="dataset", dataset="alphabet", upload=None, text="", tokenizer="char", vocab_size=0,
                   model="gpt", block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2, budget="steps", steps=25,

@@ -7,9 +7,9 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from spaces import predict_tab, train_tab
-from spaces.predict_tab import generate_api, generate_stream, predict_api, show_model, show_next
-from spaces.session import model_state
+from tinylm_app import predict_tab, train_tab
+from tinylm_app.predict_tab import generate_api, generate_stream, predict_api, show_model, show_next
+from tinylm_app.session import model_state
 from tinylm.pretrained import list_pretrained, load_pretrained
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from gradio_client import Client
 
-from spaces import train_tab
-from spaces.train_tab import show_model, stop, train, train_api, use_shipped, use_upload
+from tinylm_app import train_tab
+from tinylm_app.train_tab import show_model, stop, train, train_api, use_shipped, use_upload
 from tinylm.checkpoint import Checkpoint
 from tinylm.predict import checkpoint_zip
 from tinylm.pretrained import list_pretrained

@@ -8,7 +8,7 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from spaces import weights_tab as tab
+from tinylm_app import weights_tab as tab
 from tinylm.checkpoint import load_checkpoint
 from tinylm.edit import bigram_checkpoint, copy_weights, diff, features, window
 from tinylm.pretrained import load_pretrained

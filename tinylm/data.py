@@ -37,7 +37,8 @@ import datasets
 import yaml
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets_cfg"  # the shipped YAML files
-DATA_DIR_ENV = "TINYLM_DATA_DIR"  # folder holding big data files (tinyshakespeare.txt, names.txt)
+DATA_DIR_ENV = "TINYLM_DATA_DIR"  # a folder of data files, looked in before the shipped ones
+CORPORA_DIR = Path(__file__).resolve().parent / "corpora"  # shipped: tinyshakespeare.txt, names.txt
 OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")  # either one set means: never download
 
 SOURCE_KINDS = ("file", "url", "hub", "generator", "inline")
@@ -328,9 +329,10 @@ def _read_text_file(path_or_url: str | Path, max_chars: int | None) -> str:
 
 
 def _find_file(file: str, folder: Path | None) -> Path | None:
-    """The first existing ``file`` in $TINYLM_DATA_DIR, then in the yaml's folder."""
+    """The first existing ``file`` in $TINYLM_DATA_DIR, the yaml's folder, then tinylm/corpora/."""
     folders = [Path(os.environ[DATA_DIR_ENV])] if os.environ.get(DATA_DIR_ENV) else []
     folders += [folder] if folder is not None else []
+    folders.append(CORPORA_DIR)
     for candidate in (f / file for f in folders):
         if candidate.is_file():
             return candidate
@@ -342,12 +344,24 @@ def _missing_file_message(config: DatasetConfig) -> str:
     data_dir = os.environ.get(DATA_DIR_ENV)
     looked = f"${DATA_DIR_ENV} ({data_dir})" if data_dir else f"${DATA_DIR_ENV} (not set)"
     message = (f"dataset {config.name!r} needs the file {source.file!r}, which is not in "
-               f"{looked} or in {config.folder}. Put it in a folder and set {DATA_DIR_ENV} to that folder")
+               f"{looked}, {config.folder} or {CORPORA_DIR}. Put it in a folder and set {DATA_DIR_ENV} "
+               f"to that folder")
     if source.url:
         message += f"; it can be downloaded from {source.url}"
         if _offline():
             message += f", or unset {' and '.join(OFFLINE_ENVS)} to let tinylm download it"
     return message
+
+
+def _download(name: str, url: str, max_chars: int | None) -> str:
+    """A text file read from its URL; any failure becomes one ConnectionError sentence."""
+    try:
+        return _read_text_file(url, max_chars)
+    except ValueError:  # the text itself is refused (too long, binary): that message says why
+        raise
+    except Exception as error:  # noqa: BLE001  (no network, a missing HTTP library, a 404...)
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConnectionError(f"dataset {name!r} could not be downloaded from {url}: {reason}") from error
 
 
 def _source_text(config: DatasetConfig, max_chars: int | None) -> str:
@@ -359,12 +373,12 @@ def _source_text(config: DatasetConfig, max_chars: int | None) -> str:
             return _read_text_file(path, max_chars)
         if source.url is None or _offline():
             raise FileNotFoundError(_missing_file_message(config))
-        return _read_text_file(source.url, max_chars)
+        return _download(config.name, source.url, max_chars)
     if source.kind == "url":
         if _offline():
             raise ConnectionError(f"dataset {config.name!r} is downloaded from {source.url}, but "
                                   f"{' or '.join(OFFLINE_ENVS)} is set")
-        return _read_text_file(source.url, max_chars)
+        return _download(config.name, source.url, max_chars)
     if source.kind == "hub":
         rows = datasets.load_dataset(source.hub, split="train")
         return "\n".join(rows[source.column])

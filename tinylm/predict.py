@@ -14,7 +14,7 @@ Training from a browser needs a little more than ``tinylm.runs``: numbers typed 
 (``parse_number``), a corpus from a dataset, a file or pasted text (``app_corpus``), a run config
 from a handful of fields (``app_run_config``), size limits (``check_run_limits``) and a stream of
 updates a few times a second instead of one per step (``live_training``). All of it is pure Python
-and torch; the tabs in ``spaces/`` only lay out and format what these return.
+and torch; the tabs in ``tinylm_app/`` only lay out and format what these return.
 """
 
 from __future__ import annotations

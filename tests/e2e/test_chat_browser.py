@@ -38,7 +38,7 @@ def stand_in():
 @pytest.fixture(scope="module")
 def page(open_page, serve):
     import app
-    from spaces import chat_tab
+    from tinylm_app import chat_tab
 
     with pytest.MonkeyPatch.context() as patch:
         if not SHIPPED:

@@ -17,7 +17,7 @@ SCREENS = Path("/tmp/screens")
 
 @pytest.fixture(scope="module")
 def page(open_page, serve):
-    from spaces import weights_tab
+    from tinylm_app import weights_tab
 
     page = open_page(serve(weights_tab.build()))
     page.wait_for_selector("#weights-bars .row")

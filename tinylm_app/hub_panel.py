@@ -4,7 +4,7 @@
 Layout and wiring only: every handler calls one ``tinylm.hf`` function. The token typed here goes
 to ``huggingface_hub`` and nowhere else: it is not kept in the session, not sent back to the page
 (the box is cleared after each push), and the push event has no public API endpoint.
-Run it alone with ``python -m spaces.hub_panel``.
+Run it alone with ``python -m tinylm_app.hub_panel``.
 """
 
 import html
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from spaces.session import current_model, launch
-from spaces.session import model_state as new_model_state
+from tinylm_app.session import current_model, launch
+from tinylm_app.session import model_state as new_model_state
 from tinylm.hf import (
     HubError,
     experiment_zip,

@@ -6,7 +6,7 @@ gives the template's token ids and the loss mask, ``parse_jsonl`` reads conversa
 on and ``finetune`` trains a copy of the model on them. The chat models live in this tab's own
 per-session States, apart from the model the other tabs share: the shipped chat model (None =
 load ``tinylm/pretrained/chat``) and the one fine-tuned here. Serves ``/chat`` for gradio_client.
-Run it alone with ``python -m spaces.chat_tab``.
+Run it alone with ``python -m tinylm_app.chat_tab``.
 """
 
 import contextlib
@@ -19,7 +19,7 @@ import weakref
 import gradio as gr
 import pandas as pd
 
-from spaces.session import launch
+from tinylm_app.session import launch
 from tinylm.chat import (
     ChatFormatError,
     check_messages,

@@ -2,14 +2,14 @@
 
 Layout and wiring only: every handler calls ``tinylm.compare.compare_tokenizers`` and turns its
 reports into coloured token spans. Also serves the ``/tokenize`` API. Run it alone with
-``python -m spaces.tokenizers_tab``.
+``python -m tinylm_app.tokenizers_tab``.
 """
 
 import html
 
 import gradio as gr
 
-from spaces.session import launch
+from tinylm_app.session import launch
 from tinylm.compare import (
     BPE_VOCAB_MAX,
     BPE_VOCAB_MIN,

@@ -4,15 +4,15 @@ Layout and wiring only: ``tinylm.predict.top_next_tokens`` answers "what could c
 ``continue_text`` writes a continuation token by token, and ``tinylm.plots.candidates_frame``
 makes the bar chart's table. The model is the session's (``model_state``): the one trained in
 the Train tab, an uploaded one, or a shipped one. Serves ``/predict`` and ``/generate`` for
-gradio_client. Run it alone with ``python -m spaces.predict_tab``.
+gradio_client. Run it alone with ``python -m tinylm_app.predict_tab``.
 """
 
 import html
 
 import gradio as gr
 
-from spaces.session import current_model, launch
-from spaces.session import model_state as new_model_state
+from tinylm_app.session import current_model, launch
+from tinylm_app.session import model_state as new_model_state
 from tinylm.checkpoint import CheckpointError
 from tinylm.plots import candidates_frame
 from tinylm.predict import (

@@ -4,7 +4,7 @@ Layout and wiring only. ``tinylm.inspect`` computes every number (scores, confus
 error table, embeddings and their PCA, attention maps, hidden activations, the loss surface) and
 ``tinylm.replay`` the training replay and weight changes of a model trained in the Train tab;
 this file turns them into plotly figures and HTML, with a few sentences beside each view for
-someone seeing it for the first time. Run it alone with ``python -m spaces.inspect_tab``.
+someone seeing it for the first time. Run it alone with ``python -m tinylm_app.inspect_tab``.
 """
 
 import html
@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from spaces.session import current_model, launch
-from spaces.session import model_state as new_model_state
+from tinylm_app.session import current_model, launch
+from tinylm_app.session import model_state as new_model_state
 from tinylm import inspect as ti
 from tinylm import replay as tr
 from tinylm.edit import dataset_texts

@@ -4,7 +4,7 @@ Layout and wiring only. ``tinylm.predict`` does the work: ``app_corpus`` and ``a
 turn the fields into a run, ``live_training`` trains it and reports a few times a second, and
 ``tinylm.plots.loss_frame`` makes the chart's table. The trained model becomes the session's
 model (``model_state``), so every other tab uses it at once. Serves ``/train`` for gradio_client.
-Run it alone with ``python -m spaces.train_tab``.
+Run it alone with ``python -m tinylm_app.train_tab``.
 """
 
 import contextlib
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from spaces.session import current_model, launch
-from spaces.session import model_state as new_model_state
+from tinylm_app.session import current_model, launch
+from tinylm_app.session import model_state as new_model_state
 from tinylm.checkpoint import CheckpointError
 from tinylm.data import list_datasets, load_dataset_config
 from tinylm.plots import loss_frame

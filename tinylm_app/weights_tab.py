@@ -9,7 +9,7 @@ every change: the next-token bars before and after, and a greedy and a sampled c
 
 Edits happen on the session's model (``model_state``), so the Predict tab sees them too; undo,
 redo and reset come from the session's ``EditSession``. Serves ``/edit_weight``, ``/connect`` and
-``/imprint`` for gradio_client. Run it alone with ``python -m spaces.weights_tab``.
+``/imprint`` for gradio_client. Run it alone with ``python -m tinylm_app.weights_tab``.
 """
 
 import html
@@ -19,8 +19,8 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from spaces.session import current_model, launch
-from spaces.session import model_state as new_model_state
+from tinylm_app.session import current_model, launch
+from tinylm_app.session import model_state as new_model_state
 from tinylm.checkpoint import Checkpoint, CheckpointError
 from tinylm.edit import (
     DEFAULT_IMPRINT_STRENGTH,
