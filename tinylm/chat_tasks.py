@@ -89,7 +89,7 @@ _ALTERNATIVES = re.compile(r"\[([^\[\]]*)\]")
 def expand(pattern: str, rng: random.Random) -> str:
     """Pick one alternative of every ``[a|b|c]`` group (an empty one drops the group).
 
-    >>> expand("what [letter |]comes after {x}", random.Random(1))
+    >>> expand("what [letter |]comes after {x}", random.Random(0))
     'what comes after {x}'
     """
     return _ALTERNATIVES.sub(lambda m: rng.choice(m.group(1).split("|")), pattern)
@@ -175,7 +175,7 @@ class Task:
     name: str
     kind: str  # "letter", "word" or "number": what {x} (and {y}) hold, and how items are held out
     answer: Callable[[tuple], str]  # item -> the correct reply
-    fact: str  # the same knowledge as a plain sentence, for pretraining text
+    facts: tuple[str, ...]  # the same knowledge as plain sentences, for pretraining text
     phrasings: tuple[Phrasing, ...]  # the shapes training uses
     held_out: tuple[Phrasing, ...]  # shapes no stage ever trains on: evaluation only
 
@@ -191,7 +191,7 @@ NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "
 _LETTER, _WORD = "[the letter |letter |]{x}", "[the word |]{x}"  # how people point at the item
 
 TASKS: tuple[Task, ...] = (
-    Task("letter_after", "letter", lambda item: chr(ord(item[0]) + 1), "After {x} comes {a}.", phrasings=(
+    Task("letter_after", "letter", lambda item: chr(ord(item[0]) + 1), ("After {x} comes {a}.", "The letter after {x} is {a}.", "{x} then {a}."), phrasings=(
         question(f"what [letter |]comes [after|next after] {_LETTER}[ in the alphabet|]"),
         question(f"which letter [follows|comes after|is after] {_LETTER}"),
         question(f"what is the [next |]letter after {_LETTER}"),
@@ -207,10 +207,10 @@ TASKS: tuple[Task, ...] = (
     ), held_out=(
         question("{x} is followed by [which|what] letter"),
         question(f"in the alphabet, which letter [is right after|comes straight after] {_LETTER}"),
-        question(f"which letter do you [get|reach] [when you go|going] one step past {_LETTER}"),
-        phrase(f"one letter past {_LETTER}"),
+        question(f"if you say the alphabet, what comes after {_LETTER}"),
+        question(f"going up the alphabet from {_LETTER}, which letter is next"),
     )),
-    Task("letter_before", "letter", lambda item: chr(ord(item[0]) - 1), "Before {x} comes {a}.", phrasings=(
+    Task("letter_before", "letter", lambda item: chr(ord(item[0]) - 1), ("Before {x} comes {a}.", "The letter before {x} is {a}.", "{a} then {x}."), phrasings=(
         question(f"what [letter |]comes before {_LETTER}[ in the alphabet|]"),
         question(f"which letter [precedes|comes before|is before] {_LETTER}"),
         question(f"what is the [previous |]letter before {_LETTER}"),
@@ -226,10 +226,10 @@ TASKS: tuple[Task, ...] = (
     ), held_out=(
         question("{x} is preceded by [which|what] letter"),
         question(f"in the alphabet, which letter [is right before|comes just before] {_LETTER}"),
-        question(f"which letter do you [get|reach] [when you go|going] one step back from {_LETTER}"),
-        phrase(f"one letter back from {_LETTER}"),
+        question(f"if you say the alphabet, what comes before {_LETTER}"),
+        question(f"going down the alphabet from {_LETTER}, which letter is next"),
     )),
-    Task("reverse", "word", lambda item: item[0][::-1], "{x} backwards is {a}.", phrasings=(
+    Task("reverse", "word", lambda item: item[0][::-1], ("{x} backwards is {a}.", "{x} reversed is {a}."), phrasings=(
         request(f"[spell|write|say|type] {_WORD} backwards"),
         request(f"reverse {_WORD}"),
         request(f"[spell|write] {_WORD} in reverse[ order|]"),
@@ -245,12 +245,12 @@ TASKS: tuple[Task, ...] = (
         phrase(f"{_WORD} spelled backwards"),
     ), held_out=(
         question(f"what does {_WORD} look like [backwards|in reverse]"),
-        request(f"turn {_WORD} around"),
-        question(f"if you read {_WORD} from right to left, what do you get"),
+        request(f"reverse the letters [of|in] {_WORD}"),
+        question(f"backwards, how is {_WORD} spelled"),
         phrase("{x}, but backwards"),
-        request(f"flip {_WORD}[ around|]"),
+        request(f"spell {_WORD} starting from the last letter"),
     )),
-    Task("count_letters", "word", lambda item: str(len(item[0])), "{x} has {a} letters.", phrasings=(
+    Task("count_letters", "word", lambda item: str(len(item[0])), ("{x} has {a} letters.", "The word {x} is {a} letters long."), phrasings=(
         question(f"how many letters [are in|are there in|are inside] {_WORD}"),
         question(f"how many letters does {_WORD} have"),
         question(f"how many [letters|characters] is {_WORD}"),
@@ -271,7 +271,7 @@ TASKS: tuple[Task, ...] = (
         question(f"how many letters make up {_WORD}"),
         question(f"if you spell {_WORD}, how many letters do you write"),
     )),
-    Task("uppercase", "word", lambda item: item[0].upper(), "{x} in capitals is {a}.", phrasings=(
+    Task("uppercase", "word", lambda item: item[0].upper(), ("{x} in capitals is {a}.", "{x} in upper case is {a}."), phrasings=(
         request(f"write {_WORD} in [capital letters|capitals|upper case|uppercase|all caps|caps]"),
         request(f"spell {_WORD} in [capitals|capital letters|upper case]"),
         request(f"uppercase {_WORD}"),
@@ -289,9 +289,9 @@ TASKS: tuple[Task, ...] = (
         phrase("{x}, all in [capitals|capital letters]"),
         request(f"put {_WORD} in [capital letters|upper case]"),
         question(f"in capital letters, how would you write {_WORD}"),
-        request(f"shout {_WORD}"),
+        request(f"write {_WORD} using only capital letters"),
     )),
-    Task("add", "number", lambda item: str(item[0] + item[1]), "{x} + {y} = {a}.", phrasings=(
+    Task("add", "number", lambda item: str(item[0] + item[1]), ("{x} + {y} = {a}.", "{x} plus {y} is {a}.", "{x}+{y}={a}"), phrasings=(
         question("what is {x} [+|plus] {y}"),
         question("what's {x} [+|plus] {y}"),
         question("how much is {x} [+|plus] {y}"),
@@ -308,10 +308,10 @@ TASKS: tuple[Task, ...] = (
         question("what is the total of {x} and {y}"),
         question("{x} [plus|+] {y} [makes|equals|is] what"),
         request("sum {x} and {y}"),
-        question("if you have {x} and get {y} more, how many do you have"),
+        question("how much do {x} and {y} add up to"),
         question("{x} and {y} make how many"),
     )),
-    Task("subtract", "number", lambda item: str(item[0] - item[1]), "{x} - {y} = {a}.", phrasings=(
+    Task("subtract", "number", lambda item: str(item[0] - item[1]), ("{x} - {y} = {a}.", "{x} minus {y} is {a}.", "{x}-{y}={a}"), phrasings=(
         question("what is {x} [-|minus] {y}"),
         question("what's {x} [-|minus] {y}"),
         question("how much is {x} [-|minus] {y}"),
@@ -327,11 +327,11 @@ TASKS: tuple[Task, ...] = (
     ), held_out=(
         question("{x} [minus|-] {y} [makes|equals|is] what"),
         question("what's {y} subtracted from {x}"),
-        question("if you have {x} and lose {y}, how many are left"),
-        phrase("{x} less {y}"),
-        request("remove {y} from {x}"),
+        question("how much is left if you take {y} from {x}"),
+        phrase("{x} with {y} taken away"),
+        request("take away {y} from {x}"),
     )),
-    Task("bigger", "number", _bigger, "{a} is the bigger of {x} and {y}.", phrasings=(
+    Task("bigger", "number", _bigger, ("{a} is the bigger of {x} and {y}.", "Of {x} and {y}, {a} is bigger."), phrasings=(
         question("which is [bigger|larger|greater], {x} or {y}"),
         question("which number is [bigger|larger|greater][:|,] {x} or {y}"),
         question("what is the [bigger|larger] number, {x} or {y}"),
@@ -347,7 +347,7 @@ TASKS: tuple[Task, ...] = (
     ), held_out=(
         question("out of {x} and {y}, which [one |]is [greater|bigger]"),
         question("between {x} and {y}, which number is [larger|bigger]"),
-        question("which [one|number] is higher, {x} or {y}"),
+        question("{x} and {y}: which is the [bigger|larger] one"),
         phrase("{x} vs {y}: which is [more|bigger]"),
         question("of the two numbers {x} and {y}, which is [bigger|larger]"),
     )),
@@ -355,6 +355,9 @@ TASKS: tuple[Task, ...] = (
 TASK_NAMES = tuple(t.name for t in TASKS)
 # how often each task is drawn for training: the arithmetic and reversing take the most practice
 TASK_WEIGHTS = tuple({"add": 2.0, "subtract": 2.0, "reverse": 1.5, "count_letters": 1.3}.get(t.name, 1.0) for t in TASKS)
+# and how often each is written as a fact for pretraining: the sums are 441 facts each, to learn by heart
+FACT_WEIGHTS = tuple({"add": 4.0, "subtract": 4.0, "bigger": 1.5, "reverse": 2.0, "count_letters": 1.5}.get(t.name, 1.0)
+                     for t in TASKS)
 
 # --- small talk: a few fixed exchanges ---------------------------------------------------------
 HELLO = "Hello! Ask me about letters, words or small sums."
@@ -466,7 +469,7 @@ GRAMMAR_WORDS = frozenset(re.findall(r"[a-z]+", " ".join([
     *(p.pattern for t in TASKS for p in (*t.phrasings, *t.held_out)), *(p.pattern for p in (*OUT_OF_SCOPE, *OUT_OF_SCOPE_HELD_OUT)),
     *(s for subjects in SUBJECTS.values() for s in subjects), *(p for prompts, reply in SMALL_TALK for p in (*prompts, reply)),
     *(" ".join((*f.openers, *f.tails, *f.sign_offs, *(w for pair in f.wrappers.values() for ws in pair for w in ws)))
-      for f in (TRAINED_FRAMES, HELD_OUT_FRAMES)), *NUMBER_WORDS, *(t.fact for t in TASKS), IDK]).lower()))
+      for f in (TRAINED_FRAMES, HELD_OUT_FRAMES)), *NUMBER_WORDS, *(f for t in TASKS for f in t.facts), IDK]).lower()))
 
 
 def read_words(path: Path = WORDS_FILE) -> list[str]:
@@ -828,23 +831,29 @@ class ChatTasks:
                 for x, y in self.pairs_unseen
                 if not (task.name == "subtract" and x < y) and not (task.name == "bigger" and x == y)]
 
-    def facts_text(self, n_lines: int, seed: int = 0) -> list[str]:
-        """The training facts as plain text, for the base model: sentences ("After k comes l.")
-        and questions followed by their answers, as a web page might have them.
+    def facts_text(self, n_lines: int, seed: int = 0, questions: float = 0.35) -> list[str]:
+        """The training facts as plain text, for the base model: sentences ("After k comes l.",
+        "7 plus 8 is 15.") and, a ``questions`` share, questions followed by their answers, as a web
+        page might have them.
 
-        Pretraining puts the knowledge in the weights, and the many ways of asking; SFT then
-        teaches the chat format and when to say "I do not know". Nothing held out is written here.
+        Pretraining puts the knowledge in the weights: a fact costs a dozen characters here, five
+        times fewer than in a conversation, so the sums (the hardest to learn) get the most lines.
+        SFT then maps the many ways of asking onto them, in the chat format, and teaches when to say
+        "I do not know". Nothing held out is written here.
         """
         rng = random.Random(seed)
         # the alphabets, the numbers, the number words and every printable character once (so each has a token id)
         lines = [string.ascii_lowercase, string.ascii_uppercase, " ".join(map(str, range(MAX_NUMBER * 2 + 1))),
                  " ".join(f"{w} is {i}." for i, w in enumerate(NUMBER_WORDS)), string.punctuation]
         while len(lines) < n_lines:
-            task = rng.choices(TASKS, TASK_WEIGHTS)[0]
-            p, item = self._train_item(task, rng)
-            if rng.random() < 0.5:
+            if rng.random() < questions:
+                task = rng.choices(TASKS, TASK_WEIGHTS)[0]
+                p, item = self._train_item(task, rng)
                 example = self.task_example(task, task.phrasings[p], item, rng)
                 lines.append(f"{example.prompt} {example.answer}")
-            else:
-                lines.append(task.fact.format(x=item[0], y=item[1] if len(item) > 1 else "", a=task.answer(item)))
+                continue
+            task = rng.choices(TASKS, FACT_WEIGHTS)[0]
+            p, item = self._train_item(task, rng)
+            x, y = (NUMBER_WORDS[n] if rng.random() < 0.15 else str(n) for n in item) if task.kind == "number" else (item[0], "")
+            lines.append(rng.choice(task.facts).format(x=x, y=y, a=task.answer(item)))
         return lines
