@@ -23,13 +23,16 @@ of scope.
 
 from __future__ import annotations
 
+import json
 import random
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import torch
 
-from .chat import answer_batch, example_messages, prompt_messages, sft
+from .chat import answer_batch, example_messages, prompt_messages, render_for_reply, sft
 from .chat_tasks import SMALL_TALK, TASK_NAMES, ChatTasks, Example, is_correct, is_idk
 from .train import TrainConfig
 
@@ -62,6 +65,15 @@ def rollouts(model, tokenizer, examples: list[Example], samples: int, temperatur
     return [replies[i * samples:(i + 1) * samples] for i in range(len(examples))]
 
 
+def rollout_tokens(tokenizer, examples: list[Example], answers: list[list[str]], block_size: int) -> int:
+    """Positions the model ran forward to sample ``answers``: each prompt once per sample, and the
+    replies. A forward pass costs about a third of a training step's forward and backward, so this
+    over 3 is sampling's compute in training tokens (what an equal-compute comparison gives SFT)."""
+    prompts = sum(len(render_for_reply(tokenizer, prompt_messages(e), block_size)) * len(group)
+                  for e, group in zip(examples, answers))
+    return prompts + sum(len(tokenizer.encode(a, allow_special=False)) + 1 for group in answers for a in group)
+
+
 def rl_prompts(tasks: ChatTasks, n: int, rng: random.Random, multi_turn: float = 0.5) -> list[Example]:
     """``n`` fresh training prompts in the SFT mix (checkable tasks, out-of-scope questions, whose
     right answer is "I do not know.", and small talk: leaving a kind out lets the model forget it),
@@ -77,8 +89,10 @@ def rejection_sampling(model, tokenizer, tasks: ChatTasks, config: RLConfig, val
     for round_ in range(1, config.rounds + 1):
         rng = random.Random(config.seed * 1000 + round_)
         examples = rl_prompts(tasks, config.prompts_per_round, rng, config.multi_turn)
+        started = time.perf_counter()
         answers = rollouts(model, tokenizer, examples, config.samples_per_prompt, config.temperature, generator,
                            config.max_new_tokens)
+        seconds = time.perf_counter() - started
         rewards = [[is_correct(e, a) for a in group] for e, group in zip(examples, answers)]
         # keep a correct answer of every prompt that has one, plus a copy per wrong sample: a
         # prompt solved 1 time in 4 weighs 4 times one always solved, so the fine-tuning leans
@@ -91,7 +105,9 @@ def rejection_sampling(model, tokenizer, tasks: ChatTasks, config: RLConfig, val
                     1 + rs.count(False))
         yield {"round": round_, "pass_at_1": sum(map(sum, rewards)) / sum(map(len, rewards)),
                "pass_at_k": sum(map(any, rewards)) / len(rewards), "kept": sum(map(any, rewards)),
-               "frontier": sum(any(rs) and not all(rs) for rs in rewards), "prompts": len(examples)}
+               "frontier": sum(any(rs) and not all(rs) for rs in rewards), "prompts": len(examples),
+               "seconds_sampling": round(seconds, 2), "steps": config.steps_per_round if kept else 0,
+               "rollout_tokens": rollout_tokens(tokenizer, examples, answers, model.block_size)}
         if not kept:
             continue
         train_config = TrainConfig(max_steps=config.steps_per_round, batch_size=config.batch_size,
@@ -102,6 +118,15 @@ def rejection_sampling(model, tokenizer, tasks: ChatTasks, config: RLConfig, val
 
 
 # --- evaluation ------------------------------------------------------------------------------------
+EVAL_FILE = "eval.json"  # eval-chat's figures, saved beside a checkpoint by scripts/build_chat.sh
+
+
+def load_eval(checkpoint_dir) -> dict | None:
+    """The eval-chat figures saved beside a checkpoint, or None if it has none."""
+    path = Path(checkpoint_dir) / EVAL_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 PHRASING_SETS = ("new_shapes", "new_frames")  # together: the held-out phrasings
 IN_SCOPE_SETS = ("held_out_items", *PHRASING_SETS, "unseen_number_pairs", "multi_turn")
 
