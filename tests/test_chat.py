@@ -17,6 +17,7 @@ from tinylm.chat import (
     masked_loss,
     pad_batch,
     parse_jsonl,
+    prompt_messages,
     readable_conversations,
     render_conversation,
     render_for_reply,
@@ -25,7 +26,7 @@ from tinylm.chat import (
     sft_batches,
     task_draw,
 )
-from tinylm.chat_tasks import HELLO, IDK, SMALL_TALK, TASK_NAMES, TASKS, ChatTasks, Example, is_correct
+from tinylm.chat_tasks import HELLO, IDK, SMALL_TALK, TASK_NAMES, ChatTasks, Example, is_correct
 from tinylm.checkpoint import save_checkpoint
 from tinylm.models import build_model
 from tinylm.pretrained import list_pretrained
@@ -101,6 +102,23 @@ def test_bad_messages_get_clear_errors(tok):
         render_conversation(tok, [])
 
 
+def test_a_reply_of_weight_0_is_read_but_not_trained_on(tok):
+    earlier = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo", "weight": 0}]
+    ids, mask = render_conversation(tok, earlier + TWO_TURNS[2:])
+    assert ids == render_conversation(tok, TWO_TURNS)[0]  # the same tokens are read
+    assert [tok.decode([i]) for i, m in zip(ids, mask) if m] == ["5", "<|im_end|>"]
+    with pytest.raises(ChatFormatError, match="weight"):
+        render_conversation(tok, [{"role": "user", "content": "hi", "weight": 0}])
+    with pytest.raises(ChatFormatError, match="weight"):
+        render_conversation(tok, [{"role": "assistant", "content": "hi", "weight": 0.5}])
+
+
+def test_an_example_with_earlier_turns_renders_them_first():
+    example = Example("add", "2+3", "5", history=(("hi", "yo"),))
+    assert prompt_messages(example) == TWO_TURNS[:3]
+    assert prompt_messages(example, train_history=False)[1] == {"role": "assistant", "content": "yo", "weight": 0}
+
+
 # --- user JSONL ------------------------------------------------------------------------------
 def test_parse_jsonl_both_formats_and_numbered_errors():
     text = "\n".join([
@@ -132,58 +150,6 @@ def test_conversations_with_unknown_characters_are_skipped_by_name(tok):
     known, problems = readable_conversations(tok, [ok, accented])
     assert known == [ok]
     assert len(problems) == 1 and "crème" in problems[0] and "'è'" in problems[0] and "'û'" in problems[0]
-
-
-# --- generated data --------------------------------------------------------------------------
-def test_answers_are_right():
-    by_name = {t.name: t for t in TASKS}
-    assert by_name["reverse"].answer(("horse",)) == "esroh"
-    assert by_name["count_letters"].answer(("horse",)) == "5"
-    assert by_name["letter_after"].answer(("k",)) == "l"
-    assert by_name["letter_before"].answer(("K",)) == "J"
-    assert by_name["add"].answer((13, 5)) == "18"
-    assert by_name["subtract"].answer((13, 5)) == "8"
-    assert by_name["bigger"].answer((3, 15)) == "15"
-    assert by_name["uppercase"].answer(("horse",)) == "HORSE"
-
-
-def test_held_out_prompts_never_appear_in_training():
-    tasks = ChatTasks()
-    rng = random.Random(0)
-    train = [tasks.sample(rng) for _ in range(30_000)]
-
-    def key(e):  # what training varies: the final punctuation, and the case of non-task prompts
-        return e.prompt.rstrip("?.") if e.checkable else e.prompt.rstrip("?.").lower()
-
-    train_prompts = {key(e) for e in train}
-    held_out = tasks.eval_set()
-    assert {e.task for e in held_out} == {*TASK_NAMES, "out_of_scope"}
-    assert not [e for e in held_out if key(e) in train_prompts]
-    # held-out words are never used by the word tasks, in any phrasing, nor in the pretraining text
-    word_tasks = {t.name for t in TASKS if t.kind == "word"}
-    train_text = " ".join(e.prompt for e in train if e.task in word_tasks) + " ".join(tasks.facts_text(20_000))
-    train_words = set(train_text.lower().replace(".", " ").replace("?", " ").split())
-    assert not tasks.eval_words & train_words
-    # the unseen number pairs are never asked, in any phrasing
-    unseen = {e.prompt for e in tasks.unseen_number_set()}
-    assert unseen and len(tasks.pairs_unseen) == 44
-    numbers = [e for e in train if e.task in ("add", "subtract", "bigger")]
-
-    def pair(prompt):  # the two numbers in (x, y) order; "Subtract y from x" names them backwards
-        numbers = tuple(int(w) for w in prompt.replace("?", " ").replace(".", " ").replace(",", " ").split() if w.isdigit())
-        return numbers[::-1] if prompt.startswith("Subtract") else numbers
-
-    asked = {pair(e.prompt) for e in numbers}
-    assert not asked & set(tasks.pairs_unseen)
-
-
-def test_sample_mixes_tasks_small_talk_and_out_of_scope():
-    tasks = ChatTasks()
-    rng = random.Random(1)
-    kinds = [tasks.sample(rng).task for _ in range(2000)]
-    assert set(kinds) == {*TASK_NAMES, "small_talk", "out_of_scope"}
-    assert 0.15 < kinds.count("out_of_scope") / len(kinds) < 0.25
-    assert all(e.answer == IDK for e in tasks.eval_set() if e.task == "out_of_scope")
 
 
 # --- SFT -------------------------------------------------------------------------------------
@@ -257,20 +223,38 @@ def test_reply_stream_gives_alternatives(tok):
 def test_evaluate_chat_scores_exact_match(tok, monkeypatch):
     import tinylm.rl as rl
 
-    examples = [Example("add", "What is 2 + 3?", "5"), Example("add", "What is 2 + 4?", "6"),
-                Example("reverse", "Spell abc backwards.", "cba"), Example("out_of_scope", "Who is Pele?", IDK),
-                Example("out_of_scope", "Why?", IDK)]
-    replies = dict(zip([e.prompt for e in examples], ["5", IDK, " cba ", IDK, "maybe"]))
-    replies["hi"] = HELLO  # small talk: of the trained prompts only "hi" is answered right
-    monkeypatch.setattr(rl, "answer_batch", lambda model, tok, prompts, n: [replies.get(p, "") for p in prompts])
-    result = evaluate_chat(None, tok, examples)
+    sets = {
+        "held_out_items": [Example("add", "What is 2 + 3?", "5"), Example("add", "What is 2 + 4?", "6"),
+                           Example("reverse", "Spell abc backwards.", "cba")],
+        "new_shapes": [Example("add", "2 and 3 make how many?", "5"), Example("reverse", "abc, but backwards", "cba")],
+        "new_frames": [],
+        "multi_turn": [Example("add", "What is 2 + 3?", "5", history=(("hi", HELLO),)),
+                       Example("reverse", "Spell abc backwards.", "cba", history=(("hi", HELLO), ("bye", "Goodbye!")))],
+        "out_of_scope": [Example("out_of_scope", "Who is Pele?", IDK), Example("out_of_scope", "Why?", IDK)],
+        "out_of_scope_new_phrasings": [Example("out_of_scope", "Pele: who was that?", IDK)],
+    }
+    replies = {"What is 2 + 3?": "5", "What is 2 + 4?": IDK, "Spell abc backwards.": " cba ", "Who is Pele?": IDK,
+               "Why?": "maybe", "2 and 3 make how many?": "6", "abc, but backwards": "cba", "Pele: who was that?": IDK,
+               "hi": HELLO}  # small talk: of the trained prompts only "hi" is answered right
+    after_hi = {"What is 2 + 3?": "6"}  # the sum goes wrong after "hi", the reversal does not
+
+    def fake_answers(model, tok, conversations, limits):
+        return [(after_hi if len(c) > 1 else {}).get(c[-1]["content"], replies.get(c[-1]["content"], ""))
+                for c in conversations]
+
+    monkeypatch.setattr(rl, "answer_batch", fake_answers)
+    result = evaluate_chat(None, tok, sets)
     n_talk = sum(len(prompts) for prompts, _ in SMALL_TALK)
     assert result["small_talk_trained_prompts"] == round(1 / n_talk, 4)
-    assert result["task_accuracy"] == {"reverse": 1.0, "add": 0.5}
-    assert result["mean_task_accuracy"] == 0.75
-    assert result["idk_rate_out_of_scope"] == 0.5
-    assert result["false_idk_rate"] == pytest.approx(1 / 3, abs=1e-4)
-    assert is_correct(examples[2], " cba ")
+    assert result["per_task"]["add"]["held_out_items"] == 0.5 and result["per_task"]["reverse"]["held_out_items"] == 1
+    assert result["held_out_items"] == 0.75  # the mean over tasks: every task weighs the same
+    assert result["held_out_phrasings"] == result["new_shapes"] == 0.5
+    assert result["multi_turn"] == 0.5 and result["multi_turn_single"] == 1.0
+    assert result["turn_2"] == 0.0 and result["turn_3"] == 1.0
+    assert result["idk_out_of_scope"] == 0.5 and result["idk_out_of_scope_new_phrasings"] == 1.0
+    assert result["false_idk"] == pytest.approx(1 / 7, abs=1e-4)  # 1 of the 7 in-scope prompts
+    assert [m["prompt"] for m in result["mistakes"]["multi_turn"]] == ["What is 2 + 3?"]
+    assert is_correct(sets["held_out_items"][2], " cba ")
 
 
 def test_rejection_sampling_keeps_only_correct_answers(tok, monkeypatch):
@@ -297,6 +281,9 @@ def test_rejection_sampling_keeps_only_correct_answers(tok, monkeypatch):
     assert rounds[0]["pass_at_1"] == pytest.approx(5 / 40) and rounds[0]["pass_at_k"] == 0.5
     assert rounds[0]["kept"] == 5 and rounds[0]["frontier"] == 5
     assert all(m[-1]["content"] != "nope" for m in seen)
+    # a prompt asked after earlier turns keeps them as context, never trained on
+    assert any(len(m) > 2 for m in seen)
+    assert all(m.get("weight", 1) == 0 for c in seen for m in c[:-1] if m["role"] == "assistant")
 
 
 def test_rl_round_runs_for_real(tok):
@@ -326,19 +313,25 @@ def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
     assert json.loads(sft.stdout.splitlines()[-1])["user_conversations"] == 1
     run_cli("rl", "--ckpt", str(tmp_path / "sft"), "--out", str(tmp_path / "rl"), "--rounds", "1", "--prompts", "4",
             "--samples", "2", "--steps", "2", "--batch-size", "4", "--threads", "1")
-    out = run_cli("eval-chat", "--ckpt", str(tmp_path / "rl"), "--per-task", "3", "--out-of-scope", "4", "--threads", "1")
+    out = run_cli("eval-chat", "--ckpt", str(tmp_path / "rl"), "--per-task", "3", "--out-of-scope", "4",
+                  "--multi-turn", "1", "--threads", "1")
     result = json.loads(out.stdout.splitlines()[-1])
-    assert set(result["task_accuracy"]) == set(TASK_NAMES)
-    for key in ("mean_task_accuracy", "idk_rate_out_of_scope", "false_idk_rate"):
-        assert 0 <= result[key] <= 1
+    assert set(result["per_task"]) == set(TASK_NAMES)
+    for key in ("held_out_items", "held_out_phrasings", "unseen_number_pairs", "multi_turn", "multi_turn_single",
+                "idk_out_of_scope", "idk_out_of_scope_new_phrasings", "false_idk"):
+        assert 0 <= result[key] <= 1, key
+    assert "held out phrasings" in out.stderr  # the per-task table
 
 
 @pytest.mark.heavy
 @pytest.mark.skipif("chat" not in list_pretrained(), reason="the shipped chat model is not built yet")
-def test_eval_chat_on_the_shipped_model_meets_the_targets():
-    out = run_cli("eval-chat", "--ckpt", str(REPO / "tinylm" / "pretrained" / "chat"), "--threads", "1")
+def test_eval_chat_on_the_shipped_model_is_what_it_ships_with():
+    """The figures the shipped model's eval.json (and the README, and the Chat tab) show are what
+    eval-chat measures now."""
+    shipped = REPO / "tinylm" / "pretrained" / "chat"
+    out = run_cli("eval-chat", "--ckpt", str(shipped), "--threads", "1", timeout=900)
     result = json.loads(out.stdout.splitlines()[-1])
-    assert result["mean_task_accuracy"] >= 0.9
-    assert result["idk_rate_out_of_scope"] >= 0.9
-    assert result["false_idk_rate"] <= 0.05
+    recorded = json.loads((shipped / "eval.json").read_text())
+    for key in ("held_out_items", "held_out_phrasings", "idk_out_of_scope_new_phrasings", "false_idk", "multi_turn"):
+        assert result[key] == pytest.approx(recorded[key], abs=0.01), key
     assert result["small_talk_trained_prompts"] >= 0.9

@@ -10,7 +10,9 @@ and sample until the model writes ``<|im_end|>``.
 
 Fine-tuning trains only on what the assistant says: ``render_conversation`` returns a loss mask
 next to the ids (1 = this token is a target), and ``pad_batch`` turns masked positions and padding
-into target -1, which the loss ignores. The user's words are read but never imitated.
+into target -1, which the loss ignores. The user's words are read but never imitated, and neither
+is an assistant message with ``"weight": 0`` (OpenAI's fine-tuning format has the same key): RL uses
+it for the earlier turns of a conversation, which the model did not write.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 from .train import Batch, TrainConfig, autocast, train
 
 ROLES = ("system", "user", "assistant")
-Message = dict  # {"role": "user" | "assistant" | "system", "content": str}
+Message = dict  # {"role": "user" | "assistant" | "system", "content": str, optional "weight": 0 | 1}
 
 
 class ChatFormatError(ValueError):
@@ -45,10 +47,12 @@ def check_messages(messages: list[Message]) -> None:
     if not messages:
         raise ChatFormatError("a conversation needs at least one message")
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or set(m) - {"role", "content"} or "role" not in m or "content" not in m:
+        if not isinstance(m, dict) or set(m) - {"role", "content", "weight"} or "role" not in m or "content" not in m:
             raise ChatFormatError(f'message {i + 1} must be {{"role": ..., "content": ...}}, got {str(m)[:80]}')
         if m["role"] not in ROLES:
             raise ChatFormatError(f"message {i + 1} has role {m['role']!r}; use one of {', '.join(ROLES)}")
+        if "weight" in m and (m["role"] != "assistant" or m["weight"] not in (0, 1) or isinstance(m["weight"], bool)):
+            raise ChatFormatError(f'message {i + 1}: "weight" is 0 or 1, and only on an assistant message')
         if not isinstance(m["content"], str):
             raise ChatFormatError(f"message {i + 1}'s content must be text, got {type(m['content']).__name__}")
         if any(s in m["content"] for s in (IM_START, IM_SEP, IM_END)):
@@ -59,7 +63,8 @@ def render_conversation(tokenizer: Tokenizer, messages: list[Message]) -> tuple[
     """Token ids of the whole conversation, and a mask that is 1 on what the assistant wrote.
 
     The mask covers each assistant reply and the ``<|im_end|>`` that closes it (so the model
-    learns to stop), not the ``<|im_start|>assistant<|im_sep|>`` header, which we write ourselves.
+    learns to stop), not the ``<|im_start|>assistant<|im_sep|>`` header, which we write ourselves,
+    nor a reply with ``"weight": 0``.
 
     >>> from tinylm.tokenizer import CharTokenizer
     >>> tok = CharTokenizer.from_corpus("hi yo")
@@ -77,7 +82,7 @@ def render_conversation(tokenizer: Tokenizer, messages: list[Message]) -> tuple[
     for m in messages:
         header = [start, *tokenizer.encode(m["role"], allow_special=False), sep]
         body = [*tokenizer.encode(m["content"], allow_special=False), end]
-        trained = 1 if m["role"] == "assistant" else 0
+        trained = 1 if m["role"] == "assistant" and m.get("weight", 1) == 1 else 0
         ids += header + body
         mask += [0] * len(header) + [trained] * len(body)
     return ids, mask
@@ -117,8 +122,19 @@ def render_for_reply(tokenizer: Tokenizer, messages: list[Message], block_size: 
     return ids[-(block_size - room):] if block_size > room else ids
 
 
-def example_messages(example: Example) -> list[Message]:
-    return [{"role": "user", "content": example.prompt}, {"role": "assistant", "content": example.answer}]
+def prompt_messages(example: Example, train_history: bool = True) -> list[Message]:
+    """The conversation up to the example's question: its earlier exchanges, then the prompt.
+
+    With ``train_history=False`` the earlier replies get ``"weight": 0`` (read, never trained on).
+    """
+    weight = {} if train_history else {"weight": 0}
+    earlier = [[{"role": "user", "content": q}, {"role": "assistant", "content": a, **weight}] for q, a in example.history]
+    return [m for pair in earlier for m in pair] + [{"role": "user", "content": example.prompt}]
+
+
+def example_messages(example: Example, train_history: bool = True) -> list[Message]:
+    """The whole conversation of an example, its answer last."""
+    return prompt_messages(example, train_history) + [{"role": "assistant", "content": example.answer}]
 
 
 def pad_batch(rows: list[tuple[list[int], list[int]]], pad_id: int, block_size: int) -> Batch:
@@ -362,13 +378,13 @@ def reply_text(tokenizer: Tokenizer, token_ids: Iterable[int]) -> str:
     return tokenizer.decode([i for i in token_ids if i not in specials])
 
 
-def answer_batch(model, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int | list[int] = 32,
+def answer_batch(model, tokenizer: Tokenizer, conversations: list[list[Message]], max_new_tokens: int | list[int] = 32,
                  temperature: float = 0.0, generator: torch.Generator | None = None) -> list[str]:
-    """One-turn replies to many prompts at once (batched generation with a KV cache)."""
+    """The next reply of many conversations at once (batched generation with a KV cache)."""
     # room for a short reply; a longer one stops where the context is full
-    limits = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else max_new_tokens
-    ids = [render_for_reply(tokenizer, [{"role": "user", "content": p}], model.block_size,
-                            reply_room(model.block_size, n)) for p, n in zip(prompts, limits)]
+    limits = [max_new_tokens] * len(conversations) if isinstance(max_new_tokens, int) else max_new_tokens
+    ids = [render_for_reply(tokenizer, messages, model.block_size, reply_room(model.block_size, n))
+           for messages, n in zip(conversations, limits)]
     end = tokenizer.token_to_id(IM_END)
     outs = generate_batch(model, ids, max_new_tokens, temperature=temperature, stop_id=end, generator=generator)
     return [reply_text(tokenizer, out) for out in outs]

@@ -178,8 +178,9 @@ def read_conversations(path: str) -> list:
 
 
 def _chat_val(tasks) -> list:
-    """Held-out conversations for the masked val loss (a small slice of the eval set)."""
-    return [example_messages(e) for e in tasks.eval_set(per_task=20, out_of_scope=40)]
+    """Held-out conversations for the masked val loss (a small slice of the eval sets)."""
+    sets = tasks.eval_sets(per_task=10, out_of_scope=40, multi_turn=0)
+    return [example_messages(e) for name in ("held_out_items", "new_shapes", "out_of_scope") for e in sets[name]]
 
 
 def cmd_sft(args) -> None:
@@ -222,7 +223,7 @@ def cmd_rl(args) -> None:
     tasks = ChatTasks(seed=ckpt.info.get("split_seed", 0))
     config = RLConfig(rounds=args.rounds, prompts_per_round=args.prompts, samples_per_prompt=args.samples,
                       temperature=args.temperature, steps_per_round=args.steps, batch_size=args.batch_size,
-                      learning_rate=args.lr, seed=args.seed)
+                      learning_rate=args.lr, multi_turn=args.multi_turn, seed=args.seed)
     started = time.perf_counter()
     rounds, metrics = [], []
     for m in rejection_sampling(ckpt.model, ckpt.tokenizer, tasks, config, _chat_val(tasks)):
@@ -246,11 +247,24 @@ def cmd_eval_chat(args) -> None:
     ckpt = load_checkpoint(args.ckpt)
     tasks = ChatTasks(seed=ckpt.info.get("split_seed", 0))
     started = time.perf_counter()
-    result = evaluate_chat(ckpt.model, ckpt.tokenizer, tasks.eval_set(args.per_task, args.out_of_scope),
-                           unseen=tasks.unseen_number_set(), sampled_seed=args.seed)
-    for mistake in result.pop("mistakes")[:args.show_mistakes]:
-        sys.stderr.write(f"{mistake['task']}: {mistake['prompt']!r} -> {mistake['reply']!r} (expected {mistake['expected']!r})\n")
+    result = evaluate_chat(ckpt.model, ckpt.tokenizer, tasks.eval_sets(args.per_task, args.out_of_scope, args.multi_turn),
+                           sampled_seed=args.sampled_seed)
+    mistakes = result.pop("mistakes")
+    sys.stderr.write(_per_task_table(result["per_task"]))
+    for name, wrong in mistakes.items():
+        for m in wrong[:args.show_mistakes]:
+            before = "".join(f"{q!r} -> {a!r}, then " for q, a in m["history"])
+            sys.stderr.write(f"{name} {m['task']}: {before}{m['prompt']!r} -> {m['reply']!r} (expected {m['expected']!r})\n")
     _json_line({**result, "seconds": round(time.perf_counter() - started, 2), "ckpt": str(args.ckpt)})
+
+
+def _per_task_table(per_task: dict[str, dict[str, float]]) -> str:
+    """Exact match per task (rows) and held-out set (columns), as a text table."""
+    columns = ("held_out_items", "held_out_phrasings", "new_shapes", "new_frames", "multi_turn", "unseen_number_pairs")
+    lines = [f"{'task':14}" + "".join(f"{c.replace('_', ' '):>20}" for c in columns)]
+    for task, row in per_task.items():
+        lines.append(f"{task:14}" + "".join(f"{row[c]:>20.3f}" if row.get(c) is not None else f"{'-':>20}" for c in columns))
+    return "\n".join(lines) + "\n"
 
 
 def cmd_chat(args) -> None:
@@ -327,6 +341,8 @@ def add_chat_commands(subparsers) -> None:
     p.add_argument("--steps", type=int, default=RL_DEFAULTS.steps_per_round, help="fine-tuning steps per round")
     p.add_argument("--batch-size", type=int, default=RL_DEFAULTS.batch_size)
     p.add_argument("--lr", type=float, default=RL_DEFAULTS.learning_rate)
+    p.add_argument("--multi-turn", type=float, default=RL_DEFAULTS.multi_turn,
+                   help="share of prompts asked after one or two earlier exchanges")
     p.add_argument("--seed", type=int, default=RL_DEFAULTS.seed)
     p.add_argument("--name", help="the checkpoint's name (default chat)")
     p.add_argument("--threads", type=int)
@@ -334,10 +350,12 @@ def add_chat_commands(subparsers) -> None:
 
     p = subparsers.add_parser("eval-chat", help="exact match on held-out prompts; the last line is JSON")
     p.add_argument("--ckpt", required=True)
-    p.add_argument("--per-task", type=int, default=100, help="held-out prompts per task")
-    p.add_argument("--out-of-scope", type=int, default=200, help="held-out out-of-scope questions")
-    p.add_argument("--show-mistakes", type=int, default=10, help="print this many wrong answers to stderr")
-    p.add_argument("--seed", type=int, default=0, help="seeds the sampled (temperature 1) answers")
+    p.add_argument("--per-task", type=int, default=100, help="held-out prompts per task and set")
+    p.add_argument("--out-of-scope", type=int, default=200, help="held-out out-of-scope questions per set")
+    p.add_argument("--multi-turn", type=int, default=25, help="questions per task asked again as a 2nd or 3rd turn")
+    p.add_argument("--show-mistakes", type=int, default=3, help="print this many wrong answers of each set to stderr")
+    p.add_argument("--sampled-seed", type=int,
+                   help="also answer the held-out items and phrasings once at temperature 1, with this seed")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_eval_chat)
 

@@ -264,13 +264,14 @@ def generate_alphabet(n_sequences: int, min_len: int, max_len: int, seed: int) -
 
 
 def generate_chat_facts(n_lines: int, seed: int, split_seed: int) -> list[str]:
-    """The chat tasks' training facts as sentences, the base chat model's pretraining text.
+    """The chat tasks' training facts as sentences and questions with their answers, the base chat
+    model's pretraining text.
 
-    ``split_seed`` is ``ChatTasks``'s seed: the facts held out for evaluating the chat model are
-    never written (see ``tinylm.chat_tasks``).
+    ``split_seed`` is ``ChatTasks``'s seed: what is held out for evaluating the chat model (words,
+    number pairs, wordings) is never written (see ``tinylm.chat_tasks``).
 
-    >>> generate_chat_facts(6, seed=0, split_seed=0)[4:]
-    ['Subtract 15 from 18. 3', '17 is the bigger of 17 and 10.']
+    >>> generate_chat_facts(7, seed=0, split_seed=0)[5:]
+    ['18 minus 2 is 16.', '4-4=0']
     """
     from .chat_tasks import ChatTasks  # the chat tasks are only needed for this data set
 

@@ -41,13 +41,15 @@ PRESETS: dict[str, RunConfig] = {
         train=TrainConfig(max_steps=400, batch_size=32, seq_len=16, learning_rate=3e-3, warmup_steps=30,
                           weight_decay=1.0, eval_interval=100),
     ),
-    # the chat model's base: a char GPT pretrained on the chat tasks' facts written as sentences.
-    # Then `python -m tinylm sft` and `rl` make it a chat model (scripts/build_chat.sh)
+    # the chat model's base: a char GPT pretrained on the chat tasks' facts and questions written as
+    # plain text. Then `python -m tinylm sft` and `rl` make it a chat model (scripts/build_chat.sh).
+    # Context 256: a question asked as the 3rd turn of a conversation still fits. The base text is
+    # short lines, so it trains on windows of 128 (cheaper attention); SFT's packed rows use all 256
     "chat-base": RunConfig(
         dataset="chat_base", tokenizer="char", model="gpt",
-        # GPT-2's tanh GELU, as the shipped chat model was built before the exact GELU became the default
-        model_config=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, activation="gelu_tanh"),
-        train=TrainConfig(max_steps=1500, batch_size=16, learning_rate=3e-3, warmup_steps=100, eval_interval=500),
+        model_config=dict(block_size=256, n_layer=4, n_head=4, n_embd=128),
+        train=TrainConfig(max_steps=1500, batch_size=32, seq_len=128, learning_rate=3e-3, warmup_steps=100,
+                          eval_interval=500),
     ),
 }
 
