@@ -18,6 +18,7 @@ A public Space runs for days, so a session's models must not outlive the session
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import shutil
 import tempfile
@@ -42,6 +43,8 @@ from tinylm_app.limits import (
 DEFAULT_MODEL = "shakespeare-char-gpt"
 DOWNLOADS = Path(tempfile.gettempdir()) / "tinylm-downloads"  # files made for a download button
 log = logging.getLogger("tinylm.app")
+M_ARENA_MAX = -8  # glibc's mallopt option: the most malloc arenas (memory pools) threads may use
+MALLOC_ARENAS = 2  # one per core here; glibc's default allows 8 per core
 
 
 def model_state() -> gr.State:
@@ -137,11 +140,23 @@ def prepare(demo: gr.Blocks) -> gr.Blocks:
     return demo
 
 
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """Let at most ``arenas`` glibc malloc arenas serve every thread of this process.
+
+    glibc gives each new thread its own arena (up to 8 per core), and memory freed in one arena
+    stays reserved for it: a server whose many worker threads take turns ends up holding a few
+    arenas' worth of fragments that no session owns. A no-op where libc is not glibc.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+
+
 def launch(demo: gr.Blocks, **options) -> None:
     """Serve one app or tab: 0.0.0.0:7860 on a Space, GRADIO_SERVER_NAME/PORT honoured by Gradio.
 
     ``options`` go to ``Blocks.launch`` (tests pass a port and ``prevent_thread_lock``).
     """
+    limit_malloc_arenas()  # before Gradio starts its worker threads
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     prepare(demo).queue(default_concurrency_limit=QUEUE_CONCURRENCY)
