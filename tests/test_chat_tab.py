@@ -11,13 +11,24 @@ import pytest
 import torch
 from gradio_client import Client
 
-from tinylm_app import chat_tab
-from tinylm_app.chat_tab import SHIPPED, TUNED, chat_api, finetune_stream, respond, stop_finetune
-from tinylm_app.guard import guarded
 from tinylm.checkpoint import Checkpoint
 from tinylm.models import build_model
 from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.tokenizer import CharTokenizer
+from tinylm_app import chat_tab
+from tinylm_app.chat_tab import (
+    SHIPPED,
+    SKILLS,
+    TUNED,
+    _shipped_info,
+    chat_api,
+    clear,
+    finetune_stream,
+    respond,
+    scores_markdown,
+    stop_finetune,
+)
+from tinylm_app.guard import guarded
 
 # the knobs after message and history: model, max new tokens, temperature (0 = greedy), top-k, top-p, seed
 GREEDY = dict(which=SHIPPED, max_new_tokens=12, temperature=0, top_k=0, top_p=1, seed=-1)
@@ -214,6 +225,18 @@ def test_the_tab_serves_chat_through_gradio_client(serve, tiny):
         client.predict(message="hi", model=TUNED, api_name="/chat")
 
 
+def test_new_chat_empties_the_chat_and_the_views_of_the_last_reply():
+    history, tokens_view, probs, status = clear()
+    assert history == [] and chips(tokens_view) == [] and probs.empty and status == ""
+
+
+def test_the_scores_beside_the_chat_name_what_was_measured():
+    shown = scores_markdown({"eval": {"held_out_phrasings": 0.861, "false_idk": 0.031, "turn_2": 0.5}})
+    assert "86% answers questions worded as it never saw them" in shown and "3% says" in shown
+    assert "50%" not in shown  # only the figures it has a sentence for
+    assert scores_markdown({}) == "" and scores_markdown({"eval": None}) == ""
+
+
 # --- the shipped chat model --------------------------------------------------------------------
 
 needs_chat_model = pytest.mark.skipif("chat" not in list_pretrained(),
@@ -235,3 +258,22 @@ def test_the_shipped_chat_model_talks_and_knows_its_limits():
     history = chat_api("What is the capital of France?", history, SHIPPED, 40, 0, 0, 1, -1, None, None)
     assert history[-1]["content"].strip() == "I do not know."
     assert load_pretrained("chat").model.block_size >= 64
+
+
+# what each clickable example should get: the examples must show the skills, not the mistakes
+SKILL_ANSWERS = {"what comes after the letter q?": "r", "Which letter is before m?": "l", "Can you reverse tiger?": "regit",
+                 "Write the word garden in capital letters.": "GARDEN", "How many letters are in elephant?": "8",
+                 "What is 2+2?": "4", "seven plus eight?": "15", "What is 15 - 6?": "9",
+                 "Which is bigger, 12 or 17?": "17", "What year did World War II end?": "I do not know."}
+
+
+@needs_chat_model
+@pytest.mark.parametrize("question", [q for questions in SKILLS.values() for q in questions if q in SKILL_ANSWERS])
+def test_the_shipped_chat_model_answers_the_tabs_examples(question):
+    history = chat_api(question, [], SHIPPED, 40, 0, 0, 1, -1, None, None)
+    assert history[-1]["content"].strip() == SKILL_ANSWERS[question]
+
+
+@needs_chat_model
+def test_the_tab_shows_the_shipped_models_eval_chat_figures():
+    assert "worded as it never saw them" in scores_markdown(_shipped_info())

@@ -13,6 +13,7 @@ import contextlib
 import copy
 import dataclasses
 import functools
+import json
 
 import gradio as gr
 import pandas as pd
@@ -36,7 +37,7 @@ from tinylm.checkpoint import Checkpoint, CheckpointError
 from tinylm.fields import parse_number
 from tinylm.live import TrainingSlots, chunk_by_time
 from tinylm.plots import loss_frame
-from tinylm.pretrained import load_pretrained
+from tinylm.pretrained import PRETRAINED_DIR, load_pretrained
 from tinylm.sample import sampling_settings
 from tinylm.tokenizer import IM_END, IM_SEP, IM_START
 from tinylm.train import TrainConfig
@@ -68,8 +69,24 @@ BUSY = "The fine-tuner is busy: {n} fine-tunings are running, the limit on this 
 
 _slots = TrainingSlots(MAX_CONCURRENT_FINETUNES, max_hold_seconds=MAX_FINETUNE_SECONDS + 120)
 
-EXAMPLES = ["hi", "What is 12 + 7?", "Spell horse backwards.", "What letter comes after k?",
-            "How many letters are in horse?", "What is the capital of France?"]
+# the example questions, a row per skill: worded as a visitor would, not only as the model was drilled
+SKILLS = {
+    "letters": ["what comes after the letter q?", "Which letter is before m?"],
+    "words": ["Can you reverse tiger?", "Write the word garden in capital letters.",
+              "How many letters are in elephant?"],
+    "numbers": ["What is 2+2?", "seven plus eight?", "What is 15 - 6?", "Which is bigger, 12 or 17?"],
+    "talk": ["hi", "Who are you?", "What year did World War II end?"],
+}
+CANNOT = ("It cannot do anything else: no facts about the world, no sums past 20, no times tables, no opinions. "
+          "To those it should say *I do not know.*")
+# eval-chat's figures shown beside the chat, in the order shown (tinylm/pretrained/chat/config.json "eval")
+SCORES = {
+    "held_out_phrasings": "answers questions worded as it never saw them",
+    "held_out_items": "answers new words and numbers in wordings it trained on",
+    "multi_turn": "answers the same later in a conversation",
+    "idk_out_of_scope_new_phrasings": "says *I do not know.* to what it cannot know",
+    "false_idk": "says *I do not know.* to what it could answer",
+}
 EXAMPLE_PAIRS = [["What is your favourite letter?", "My favourite letter is q."],
                  ["Do you like cats?", "Yes, cats are great."]]
 JSONL_PLACEHOLDER = ('{"input": "What is your favourite number?", "output": "My favourite number is 7."}\n'
@@ -101,6 +118,23 @@ CSS = PROGRESS_CSS + """
 .legend .t { color: #1f2328; padding: 1px 6px; margin-left: 4px; }
 .hint { color: var(--body-text-color-subdued); font-size: 13px; }
 """
+
+
+def scores_markdown(info: dict) -> str:
+    """The shipped model's eval-chat figures as a short list (empty if it was never evaluated)."""
+    scores = info.get("eval") or {}
+    lines = [f"- {scores[key]:.0%} {label}" for key, label in SCORES.items() if isinstance(scores.get(key), float)]
+    if not lines:
+        return ""
+    return ("**How often it is right** (`python -m tinylm eval-chat`, greedy, on questions no training stage "
+            "saw):\n" + "\n".join(lines))
+
+
+@functools.cache
+def _shipped_info() -> dict:
+    """The shipped chat model's config.json, read once (the weights load on the first message)."""
+    path = PRETRAINED_DIR / CHAT_MODEL / "config.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _tokens_html(tok, messages, unread: int = 0) -> str:
@@ -241,8 +275,8 @@ def chat_api(message, history, model, max_new_tokens, temperature, top_k, top_p,
 
 
 def clear():
-    """The chat's trash button emptied the chat: empty the views of the last reply too."""
-    return _tokens_html_empty(), _probs_frame(None, []), ""
+    """New chat (or the chat's own trash button): empty the chat and the views of the last reply."""
+    return [], _tokens_html_empty(), _probs_frame(None, []), ""
 
 
 def _answer(ckpt: Checkpoint, messages) -> str:
@@ -373,9 +407,13 @@ def build(model: Checkpoint | None = None) -> gr.Blocks:
                     message = gr.Textbox("", label="Message", show_label=False, scale=5, max_length=MAX_MESSAGE_CHARS,
                                          placeholder="Type a message and press Enter…", elem_id="chat-message")
                     send = gr.Button("Send", variant="primary", scale=1, min_width=80)
-                examples(EXAMPLES, message)
+                    new_chat = gr.Button("New chat", scale=1, min_width=80)
+                for skill, questions in SKILLS.items():
+                    examples(questions, message, label=skill)
+                gr.Markdown(CANNOT, elem_classes="hint")
                 status = gr.Markdown(elem_id="chat-status")
             with gr.Column(scale=2, min_width=300):
+                gr.Markdown(scores_markdown(_shipped_info()), elem_id="chat-scores")
                 which = gr.Radio(MODEL_CHOICES[:1], value=SHIPPED, label="Model",
                                  info="my fine-tuned model appears here once you fine-tune one below")
                 temperature = Slider(0, 2, value=0, step=0.05, label="temperature",
@@ -435,7 +473,7 @@ def build(model: Checkpoint | None = None) -> gr.Blocks:
         hidden = dict(api_visibility="private", show_progress="hidden")
         gr.on([message.submit, send.click], respond, [message, chatbot, *knobs],
               [message, chatbot, tokens_view, probs, status], **hidden)
-        chatbot.clear(clear, None, [tokens_view, probs, status], **hidden)  # the chat's own trash button
+        gr.on([new_chat.click, chatbot.clear], clear, None, [chatbot, tokens_view, probs, status], **hidden)
         finetuning = finetune_button.click(finetune_stream, [jsonl, pairs, seconds, shipped],
                                            [training, tuned, which, progress, loss_plot, before_after, compared],
                                            **hidden,
