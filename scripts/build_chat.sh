@@ -13,21 +13,23 @@
 set -euo pipefail
 OUT=${1:-out/chat}
 THREADS=${THREADS:-2}
-DEMOS=${DEMOS:-24000}  # written conversations SFT learns from (RL needs only the checker)
-SFT_STEPS=${SFT_STEPS:-800}
+BASE_STEPS=${BASE_STEPS:-1500}
+DEMOS=${DEMOS:-0}  # written conversations SFT learns from; 0 = a fresh one every time (RL needs only the checker)
+SFT_STEPS=${SFT_STEPS:-3000}
+RL_ROUNDS=${RL_ROUNDS:-3}
 SECONDS=0
 last=0
 stage() {  # print how long the stage took and the load average (1, 5, 15 minutes)
     echo "$1: $((SECONDS - last)) s (total $SECONDS s, load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     last=$SECONDS
 }
-python -m tinylm train --preset chat-base --out "$OUT-base" --threads "$THREADS" --quiet
+python -m tinylm train --preset chat-base --steps "$BASE_STEPS" --out "$OUT-base" --threads "$THREADS" --quiet
 stage base
 python -m tinylm sft --base "$OUT-base" --out "$OUT-sft" --steps "$SFT_STEPS" --demos "$DEMOS" --threads "$THREADS" --quiet
 stage sft
 python -m tinylm eval-chat --ckpt "$OUT-sft" --threads "$THREADS" | tail -1 > "$OUT-sft/eval.json"
 stage eval-sft
-python -m tinylm rl --ckpt "$OUT-sft" --out "$OUT" --threads "$THREADS"
+python -m tinylm rl --ckpt "$OUT-sft" --out "$OUT" --rounds "$RL_ROUNDS" --threads "$THREADS"
 stage rl
 python -m tinylm eval-chat --ckpt "$OUT" --threads "$THREADS" | tail -1 > "$OUT/eval.json"
 stage eval
