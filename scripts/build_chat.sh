@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Build the shipped chat model from nothing: base pretraining -> SFT -> RL, with an evaluation
-# after SFT and after RL. Every stage counts steps, not seconds, so the numbers reproduce.
+# Build the shipped chat model from nothing: base pretraining -> SFT, evaluated; with RL=1, RL on
+# top of it, evaluated too. Every stage counts steps, not seconds, so the numbers reproduce.
 #
-#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about 20 minutes on a quiet 2-core CPU)
+#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about 31 minutes on a quiet 2-core CPU,
+#   RL=1 bash scripts/build_chat.sh       and 6 more for RL)
 #
-# OUT-sft/eval.json and OUT/eval.json hold the README's figures (SFT alone, then SFT + RL); ship
-# the model with `cp -r OUT/. tinylm/pretrained/chat/` (its eval.json is what the Chat tab shows).
+# OUT is the shipped model (SFT): `cp OUT/* tinylm/pretrained/chat/`. `eval-chat --save` records its
+# figures in it (config.json "eval": its card and the Chat tab show them); OUT/eval.json has the
+# same line. With RL=1, OUT-rl is SFT + RL (its eval.json too; it keeps SFT's figures as "eval_sft"):
+# at this scale RL has not beaten SFT (README, Chat), so SFT is what ships.
 # Each stage's seconds and the machine's load go to stderr: the machine is shared, so they vary.
-# With COMPARE=1 it also trains SFT alone, from the same base, for as many more steps as RL's compute
-# would buy (its fine-tuning steps, and its sampling counted in training tokens) (OUT-sft-long):
-# does RL's gain come from its fresh prompts, or only from the extra compute?
 set -euo pipefail
 OUT=${1:-out/chat}
 THREADS=${THREADS:-2}
@@ -25,23 +25,15 @@ stage() {  # print how long the stage took and the load average (1, 5, 15 minute
 }
 python -m tinylm train --preset chat-base --steps "$BASE_STEPS" --out "$OUT-base" --threads "$THREADS" --quiet
 stage base
-python -m tinylm sft --base "$OUT-base" --out "$OUT-sft" --steps "$SFT_STEPS" --demos "$DEMOS" --threads "$THREADS" --quiet
+python -m tinylm sft --base "$OUT-base" --out "$OUT" --steps "$SFT_STEPS" --demos "$DEMOS" --name chat \
+    --threads "$THREADS" --quiet
 stage sft
-python -m tinylm eval-chat --ckpt "$OUT-sft" --threads "$THREADS" | tail -1 > "$OUT-sft/eval.json"
-stage eval-sft
-python -m tinylm rl --ckpt "$OUT-sft" --out "$OUT" --rounds "$RL_ROUNDS" --threads "$THREADS"
-stage rl
-python -m tinylm eval-chat --ckpt "$OUT" --threads "$THREADS" | tail -1 > "$OUT/eval.json"
+python -m tinylm eval-chat --ckpt "$OUT" --save --threads "$THREADS" | tail -1 > "$OUT/eval.json"
 stage eval
-if [ "${COMPARE:-0}" = 1 ]; then
-    # RL's compute in SFT steps: its fine-tuning steps, plus its sampling's forward passes (a third
-    # of a training step's work per token) in SFT's tokens per step (32 rows of 256)
-    EXTRA=$(python -c "import json, sys; rl = json.load(open(sys.argv[1]))['rl']
-print(sum(r['steps'] for r in rl) + round(sum(r['rollout_tokens'] for r in rl) / 3 / (32 * 256)))" "$OUT/config.json")
-    echo "SFT alone gets $EXTRA more steps" >&2
-    python -m tinylm sft --base "$OUT-base" --out "$OUT-sft-long" --steps $((SFT_STEPS + EXTRA)) --demos "$DEMOS" \
-        --threads "$THREADS" --quiet
-    python -m tinylm eval-chat --ckpt "$OUT-sft-long" --threads "$THREADS" | tail -1 > "$OUT-sft-long/eval.json"
-    stage compare
+if [ "${RL:-0}" = 1 ]; then
+    python -m tinylm rl --ckpt "$OUT" --out "$OUT-rl" --rounds "$RL_ROUNDS" --threads "$THREADS"
+    stage rl
+    python -m tinylm eval-chat --ckpt "$OUT-rl" --save --threads "$THREADS" | tail -1 > "$OUT-rl/eval.json"
+    stage eval-rl
 fi
-cat "$OUT-sft/eval.json" "$OUT/eval.json"
+cat "$OUT"/eval.json

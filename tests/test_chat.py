@@ -27,14 +27,13 @@ from tinylm.chat import (
     task_draw,
 )
 from tinylm.chat_tasks import HELLO, IDK, SMALL_TALK, TASK_NAMES, ChatTasks, Example, is_correct
-from tinylm.checkpoint import save_checkpoint
+from tinylm.checkpoint import load_checkpoint, save_checkpoint
 from tinylm.models import build_model
 from tinylm.pretrained import list_pretrained
 from tinylm.rl import RLConfig, evaluate_chat, rejection_sampling
 from tinylm.sample import generate, generate_batch
 from tinylm.tokenizer import CharTokenizer
 from tinylm.train import TrainConfig, seed_everything
-
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -311,11 +310,18 @@ def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
                   "--data", str(data), "--quiet", "--threads", "1")
     assert "line 2" in sft.stderr  # the bad line is reported, the good one used
     assert json.loads(sft.stdout.splitlines()[-1])["user_conversations"] == 1
+    small_eval = ("--per-task", "3", "--out-of-scope", "4", "--multi-turn", "1", "--threads", "1", "--save")
+    run_cli("eval-chat", "--ckpt", str(tmp_path / "sft"), *small_eval)
     run_cli("rl", "--ckpt", str(tmp_path / "sft"), "--out", str(tmp_path / "rl"), "--rounds", "1", "--prompts", "4",
             "--samples", "2", "--steps", "2", "--batch-size", "4", "--threads", "1")
-    out = run_cli("eval-chat", "--ckpt", str(tmp_path / "rl"), "--per-task", "3", "--out-of-scope", "4",
-                  "--multi-turn", "1", "--threads", "1")
+    out = run_cli("eval-chat", "--ckpt", str(tmp_path / "rl"), *small_eval)
     result = json.loads(out.stdout.splitlines()[-1])
+    info = load_checkpoint(tmp_path / "rl").info  # --save: the figures travel with the model, the SFT's kept
+    assert info["eval"]["held_out_phrasings"] == result["held_out_phrasings"]
+    assert info["eval_sft"] == load_checkpoint(tmp_path / "sft").info["eval"]
+    card = (tmp_path / "rl" / "README.md").read_text()  # the card shows them, after SFT and now
+    before, now = info["eval_sft"]["held_out_phrasings"], result["held_out_phrasings"]
+    assert f"| held out phrasings | {before:.3f} | {now:.3f} |" in card
     assert set(result["per_task"]) == set(TASK_NAMES)
     for key in ("held_out_items", "held_out_phrasings", "unseen_number_pairs", "multi_turn", "multi_turn_single",
                 "idk_out_of_scope", "idk_out_of_scope_new_phrasings", "false_idk"):
@@ -326,12 +332,12 @@ def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
 @pytest.mark.heavy
 @pytest.mark.skipif("chat" not in list_pretrained(), reason="the shipped chat model is not built yet")
 def test_eval_chat_on_the_shipped_model_is_what_it_ships_with():
-    """The figures the shipped model's eval.json (and the README, and the Chat tab) show are what
-    eval-chat measures now."""
+    """The figures the shipped model records (config.json "eval": its card and the Chat tab show them,
+    the README quotes them) are what eval-chat measures now."""
     shipped = REPO / "tinylm" / "pretrained" / "chat"
     out = run_cli("eval-chat", "--ckpt", str(shipped), "--threads", "1", timeout=900)
     result = json.loads(out.stdout.splitlines()[-1])
-    recorded = json.loads((shipped / "eval.json").read_text())
+    recorded = load_checkpoint(shipped).info["eval"]
     for key in ("held_out_items", "held_out_phrasings", "idk_out_of_scope_new_phrasings", "false_idk", "multi_turn"):
         assert result[key] == pytest.approx(recorded[key], abs=0.01), key
     assert result["small_talk_trained_prompts"] >= 0.9

@@ -261,10 +261,11 @@ def test_the_shipped_chat_model_talks_and_knows_its_limits():
 
 
 # what each clickable example should get: the examples must show the skills, not the mistakes
-SKILL_ANSWERS = {"what comes after the letter q?": "r", "Which letter is before m?": "l", "Can you reverse tiger?": "regit",
-                 "Write the word garden in capital letters.": "GARDEN", "How many letters are in elephant?": "8",
-                 "What is 2+2?": "4", "seven plus eight?": "15", "What is 15 - 6?": "9",
-                 "Which is bigger, 12 or 17?": "17", "What year did World War II end?": "I do not know."}
+SKILL_ANSWERS = {"what comes after the letter q?": "r", "Which letter is before m?": "l",
+                 "Can you reverse tiger?": "regit", "Write the word garden in capital letters.": "GARDEN",
+                 "Count how many letters planet has.": "6", "What is 2+2?": "4", "seven plus eight?": "15",
+                 "What is 15 - 6?": "9", "Which is bigger, 12 or 17?": "17",
+                 "What year did World War II end?": "I do not know.", "What is 7 times 8?": "I do not know."}
 
 
 @needs_chat_model

@@ -88,10 +88,27 @@ def model_card(config: dict) -> str:
              ("val loss", config.get("val_loss")), ("training time (s)", config.get("seconds"))]
     lines += ["", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts if v is not None]]
     lines += ["", "Model hyper-parameters: `" + json.dumps(config["model_config"]) + "`"]
+    lines += _eval_table(config)
     if config.get("command"):
         lines += ["", "Reproduce:", "", "```", config["command"], "```"]
+    if config.get("reproduce"):  # a pipeline of several commands (the chat model's)
+        lines += ["", f"Every stage, from nothing: `{config['reproduce']}`"]
     lines += ["", "Load it: `from tinylm.checkpoint import load_checkpoint; ckpt = load_checkpoint(path)`", ""]
     return "\n".join(lines)
+
+
+def _eval_table(config: dict) -> list[str]:
+    """A chat model's ``eval-chat --save`` figures as card lines (after SFT too, if recorded)."""
+    final = {k: v for k, v in (config.get("eval") or {}).items() if isinstance(v, float) and k != "seconds"}
+    if not final:
+        return []
+    earlier = config.get("eval_sft") or {}
+    head = ["| | after SFT | this model |", "|---|---|---|"] if earlier else ["| | this model |", "|---|---|"]
+    lines = ["", "Held-out evaluation (`python -m tinylm eval-chat`, greedy, exact match or share):", "", *head]
+    for key, value in final.items():
+        before = f" {earlier[key]:.3f} |" if isinstance(earlier.get(key), float) else " - |"
+        lines.append(f"| {key.replace('_', ' ')} |{before if earlier else ''} {value:.3f} |")
+    return lines
 
 
 def load_checkpoint(directory: str | Path, max_params: int | None = None) -> Checkpoint:

@@ -19,18 +19,17 @@ import torch
 import torch.distributed as dist
 
 from . import hf, hub
-from .checkpoint import load_checkpoint, save_checkpoint
-from .data import load_corpus
 from .chat import ChatFormatError, example_messages, parse_jsonl, reply_stream, sft, task_draw
 from .chat_tasks import ChatTasks
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import load_corpus
+from .models import config_fields, model_kind
 from .presets import PRESETS, get_preset
 from .rl import RLConfig, evaluate_chat, rejection_sampling
 from .runs import RunConfig, prepare_run, save_run, train_run
 from .sample import TextStream, continue_text, prompt_ids
-from .models import config_fields, model_kind
 from .tokenizer import KINDS, PRETRAINED_KINDS, build_tokenizer
 from .train import TrainConfig, evaluate, seed_everything
-
 
 RL_DEFAULTS = RLConfig()
 CKPT_HELP = "checkpoint directory or .zip, or a transformers folder written by export or finetune-hf"
@@ -235,7 +234,9 @@ def cmd_rl(args) -> None:
         else:
             metrics.append(m)
     seconds = round(time.perf_counter() - started, 2)
-    info = {**ckpt.info, "name": args.name or "chat", "stage": "rl", "rl": rounds, "seconds_rl": seconds,
+    earlier = {"eval_sft": ckpt.info["eval"]} if "eval" in ckpt.info else {}  # the SFT model's figures stay
+    info = {**{k: v for k, v in ckpt.info.items() if k != "eval"}, **earlier,
+            "name": args.name or "chat", "stage": "rl", "rl": rounds, "seconds_rl": seconds,
             "command_rl": "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     save_checkpoint(args.out, ckpt.model, ckpt.tokenizer, ckpt.metrics + metrics, **info)
     _json_line({"rounds": rounds, "seconds": seconds, "out": str(args.out)})
@@ -255,7 +256,10 @@ def cmd_eval_chat(args) -> None:
         for m in wrong[:args.show_mistakes]:
             before = "".join(f"{q!r} -> {a!r}, then " for q, a in m["history"])
             sys.stderr.write(f"{name} {m['task']}: {before}{m['prompt']!r} -> {m['reply']!r} (expected {m['expected']!r})\n")
-    _json_line({**result, "seconds": round(time.perf_counter() - started, 2), "ckpt": str(args.ckpt)})
+    seconds = round(time.perf_counter() - started, 2)
+    if args.save:  # the figures travel with the model: its config.json, card and the Chat tab show them
+        save_checkpoint(args.ckpt, ckpt.model, ckpt.tokenizer, ckpt.metrics, **{**ckpt.info, "eval": result})
+    _json_line({**result, "seconds": seconds, "ckpt": str(args.ckpt)})
 
 
 def _per_task_table(per_task: dict[str, dict[str, float]]) -> str:
@@ -356,6 +360,8 @@ def add_chat_commands(subparsers) -> None:
     p.add_argument("--show-mistakes", type=int, default=3, help="print this many wrong answers of each set to stderr")
     p.add_argument("--sampled-seed", type=int,
                    help="also answer the held-out items and phrasings once at temperature 1, with this seed")
+    p.add_argument("--save", action="store_true",
+                   help="write the figures into the checkpoint (config.json 'eval', and its model card)")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_eval_chat)
 
