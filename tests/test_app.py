@@ -5,9 +5,9 @@ and called through gradio_client, the way a script would use the Space."""
 import gradio as gr
 import pytest
 
+from tinylm.compare import COMPARE_KINDS, MAX_TEXT_CHARS
 from tinylm_app import tokenizers_tab
 from tinylm_app.tokenizers_tab import THE_TEXT, compare, tokenize
-from tinylm.compare import COMPARE_KINDS, MAX_TEXT_CHARS
 
 CORPUS_NAME = "phrases_pt"  # ships in datasets_cfg/, loads in milliseconds
 

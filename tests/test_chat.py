@@ -26,7 +26,8 @@ from tinylm.chat import (
     sft_batches,
     task_draw,
 )
-from tinylm.chat_tasks import HELLO, IDK, SMALL_TALK, TASK_NAMES, ChatTasks, Example, is_correct
+from tinylm.chat_tasks import ChatTasks, Example, is_correct
+from tinylm.chat_wordings import HELLO, IDK, SMALL_TALK, TASK_NAMES
 from tinylm.checkpoint import load_checkpoint, save_checkpoint
 from tinylm.models import build_model
 from tinylm.pretrained import list_pretrained

@@ -11,9 +11,8 @@ import re
 
 import pytest
 
-from tinylm.chat_tasks import (
-    FORMS,
-    HELD_OUT_FRAMES,
+from tinylm.chat_tasks import ChatTasks
+from tinylm.chat_wordings import (
     IDK,
     MAX_NUMBER,
     NUMBER_WORDS,
@@ -21,13 +20,8 @@ from tinylm.chat_tasks import (
     OUT_OF_SCOPE_HELD_OUT,
     TASK_NAMES,
     TASKS,
-    TRAINED_FRAMES,
-    ChatTasks,
-    _squeeze,
-    _typo,
-    expand,
-    variants,
 )
+from tinylm.phrasing import FORMS, HELD_OUT_FRAMES, TRAINED_FRAMES, expand, squeeze, typo, variants
 from tinylm.rl import rl_prompts
 
 BY_NAME = {t.name: t for t in TASKS}
@@ -96,9 +90,9 @@ def test_every_task_has_many_trained_shapes_in_every_form_and_held_out_ones():
 def test_typos_and_squeezing_leave_the_item_alone():
     rng = random.Random(0)
     for _ in range(200):
-        assert "{x}" in _typo("please spell {x} backwards", rng)
-    assert _squeeze("what is 2 + 2") == "what is 2+2"
-    assert _squeeze("add 2 and 3") == "add 2 and 3"
+        assert "{x}" in typo("please spell {x} backwards", rng)
+    assert squeeze("what is 2 + 2") == "what is 2+2"
+    assert squeeze("add 2 and 3") == "add 2 and 3"
 
 
 def test_the_answer_follows_the_item_as_written(tasks):

@@ -2,13 +2,14 @@
 from the model's own numbers, and the tab builds alone."""
 
 import dataclasses
+
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from tinylm_app import inspect_tab as tab
 from tinylm.pretrained import load_pretrained
+from tinylm_app import inspect_tab as tab
 
 
 @pytest.fixture(scope="module")

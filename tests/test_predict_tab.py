@@ -4,6 +4,7 @@ Predict tabs served together in-process and called through gradio_client (/train
 
 
 import dataclasses
+
 import gradio as gr
 import pytest
 from gradio_client import Client

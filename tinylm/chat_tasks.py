@@ -37,23 +37,50 @@ stage (base pretraining text, SFT, RL) ever sees the held-out side:
   has the rule been learned, or a table?
 - out-of-scope questions hold out a third of their subjects as well.
 
-``ChatTasks`` is the whole data set: ``sample(rng)`` draws a training example,
+The grammar is ``tinylm.phrasing``; the tasks' shapes, the small talk and the out-of-scope
+questions are tables in ``tinylm.chat_wordings``. ``ChatTasks`` is the whole data set: ``sample(rng)`` draws a training example,
 ``conversation(rng)`` one with earlier turns, ``eval_sets()`` the held-out ones, ``facts_text()``
 the training facts as plain sentences for the base model's pretraining.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
-import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-IDK = "I do not know."  # the reply to anything the model cannot know
+from .chat_wordings import (
+    FACT_WEIGHTS,
+    GRAMMAR_WORDS,
+    IDK,
+    LETTERS,
+    MAX_NUMBER,
+    NUMBER_WORDS,
+    OUT_OF_SCOPE,
+    OUT_OF_SCOPE_HELD_OUT,
+    PAIRED_SUBJECTS,
+    SMALL_TALK,
+    SUBJECTS,
+    TASK_WEIGHTS,
+    TASKS,
+    Task,
+)
+from .phrasing import (
+    HELD_OUT_FRAMES,
+    QUESTION_PUNCTUATION,
+    STATEMENT_PUNCTUATION,
+    TRAINED_FRAMES,
+    Phrasing,
+    expand,
+    outside_slots,
+    squeeze,
+    typo,
+    weighted,
+)
+
 WORDS_FILE = Path(__file__).resolve().parent.parent / "datasets_cfg" / "chat_words.txt"
 
 
@@ -82,395 +109,6 @@ def is_idk(reply: str) -> bool:
     return reply.strip() == IDK
 
 
-# --- the phrasing grammar ------------------------------------------------------------------------
-_ALTERNATIVES = re.compile(r"\[([^\[\]]*)\]")
-
-
-def expand(pattern: str, rng: random.Random) -> str:
-    """Pick one alternative of every ``[a|b|c]`` group (an empty one drops the group).
-
-    >>> expand("what [letter |]comes after {x}", random.Random(0))
-    'what comes after {x}'
-    """
-    return _ALTERNATIVES.sub(lambda m: rng.choice(m.group(1).split("|")), pattern)
-
-
-def variants(pattern: str) -> list[str]:
-    """Every expansion of a pattern.
-
-    >>> variants("[spell|write] {x} backwards[ please|]")
-    ['spell {x} backwards please', 'spell {x} backwards', 'write {x} backwards please', 'write {x} backwards']
-    """
-    parts = _ALTERNATIVES.split(pattern)  # text, alternatives, text, alternatives, ..., text
-    options = [[p] if i % 2 == 0 else p.split("|") for i, p in enumerate(parts)]
-    return ["".join(choice) for choice in itertools.product(*options)]
-
-
-FORMS = ("question", "request", "phrase")
-
-
-@dataclass(frozen=True)
-class Phrasing:
-    """One shape of asking: a pattern with ``[a|b]`` alternatives and ``{x}``/``{y}`` slots."""
-
-    pattern: str
-    form: str  # "question" ("what comes after {x}"), "request" ("spell {x} backwards") or "phrase" ("{x} backwards")
-
-
-def question(pattern: str) -> Phrasing:
-    return Phrasing(pattern, "question")
-
-
-def request(pattern: str) -> Phrasing:
-    return Phrasing(pattern, "request")
-
-
-def phrase(pattern: str) -> Phrasing:
-    return Phrasing(pattern, "phrase")
-
-
-@dataclass(frozen=True)
-class Frames:
-    """What people put around a question. A wrapper fits one form, and either makes the whole a
-    question ("can you " + "reverse tiger" + "?") or leaves it a statement ("please " ... ".")."""
-
-    openers: tuple[str, ...]  # "hey, ": said before anything, changes nothing
-    wrappers: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # form -> (question-making, statement-making)
-    tails: tuple[str, ...]  # " please": before the final punctuation
-    sign_offs: tuple[str, ...]  # " thanks": after it
-
-
-TRAINED_FRAMES = Frames(
-    openers=("hey, ", "hi, ", "ok, ", "ok so ", "so ", "quick question: ", "hey tinylm, ", "um, ", "and ", "also, ",
-             "now, ", "question: ", "sorry, ", "one more: ", "hmm, ", "right, ", "hello, ", "next: "),
-    wrappers={
-        "question": (("can you tell me ", "could you tell me ", "do you know ", "can you say "),
-                     ("tell me ", "I want to know ", "I'd like to know ", "please tell me ", "I wonder ")),
-        "request": (("can you ", "could you ", "would you ", "can you please ", "could you please ", "will you "),
-                    ("please ", "I need you to ", "I want you to ", "try to ", "go ahead and ", "now ")),
-        "phrase": (("what is ", "what's ", "whats ", "do you know "),
-                   ("tell me ", "give me ", "I need ", "I want ", "find ", "show me ")),
-    },
-    tails=(" please", ", please", " for me", " pls", " now"),
-    sign_offs=(" thanks", " thank you", " :)", " thx"),
-)
-# never trained on: a question framed with one of these is a held-out phrasing
-HELD_OUT_FRAMES = Frames(
-    openers=("out of curiosity, ", "excuse me, ", "I have a question: ", "alright, ", "yo, "),
-    wrappers={
-        "question": (("any idea ", "would you happen to know "), ("I'm curious ", "let me know ")),
-        "request": (("would you be able to ", "is it possible to "), ("I'd like you to ", "kindly ", "do me a favour and ")),
-        "phrase": (("what would be ", "what might be "), ("I'm looking for ", "let me have ")),
-    },
-    tails=(" if you can", " real quick", " when you get a chance"),
-    sign_offs=(" cheers", " much appreciated"),
-)
-QUESTION_PUNCTUATION = (("?", 70), ("", 22), ("??", 4), (" ?", 4))
-STATEMENT_PUNCTUATION = ((".", 55), ("", 35), ("!", 10))
-
-
-# --- the checkable tasks ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Task:
-    name: str
-    kind: str  # "letter", "word" or "number": what {x} (and {y}) hold, and how items are held out
-    answer: Callable[[tuple], str]  # item -> the correct reply
-    facts: tuple[str, ...]  # the same knowledge as plain sentences, for pretraining text
-    phrasings: tuple[Phrasing, ...]  # the shapes training uses
-    held_out: tuple[Phrasing, ...]  # shapes no stage ever trains on: evaluation only
-
-
-def _bigger(item: tuple) -> str:
-    return str(max(item))
-
-
-LETTERS = string.ascii_lowercase + string.ascii_uppercase
-MAX_NUMBER = 20  # numbers in the number tasks are 0..MAX_NUMBER; beyond, "I do not know."
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
-_LETTER, _WORD = "[the letter |letter |]{x}", "[the word |]{x}"  # how people point at the item
-
-TASKS: tuple[Task, ...] = (
-    Task("letter_after", "letter", lambda item: chr(ord(item[0]) + 1), ("After {x} comes {a}.", "The letter after {x} is {a}.", "{x} then {a}."), phrasings=(
-        question(f"what [letter |]comes [after|next after] {_LETTER}[ in the alphabet|]"),
-        question(f"which letter [follows|comes after|is after] {_LETTER}"),
-        question(f"what is the [next |]letter after {_LETTER}"),
-        question(f"what letter is [after|just after|right after] {_LETTER}"),
-        question(f"what follows {_LETTER}[ in the alphabet|]"),
-        question(f"after {_LETTER}[,|] [what|which letter] comes next"),
-        question(f"what's [after|next after] {_LETTER}"),
-        phrase(f"[the |][next |]letter after {_LETTER}"),
-        phrase(f"the letter [following|that follows] {_LETTER}"),
-        phrase(f"[next|the next one] after {_LETTER}"),
-        request(f"[tell me|give me|name|say] the letter [after|following] {_LETTER}"),
-        request(f"[write|type] the letter that comes after {_LETTER}"),
-    ), held_out=(
-        question("{x} is followed by [which|what] letter"),
-        question(f"in the alphabet, which letter [is right after|comes straight after] {_LETTER}"),
-        question(f"if you say the alphabet, what comes after {_LETTER}"),
-        question(f"going up the alphabet from {_LETTER}, which letter is next"),
-    )),
-    Task("letter_before", "letter", lambda item: chr(ord(item[0]) - 1), ("Before {x} comes {a}.", "The letter before {x} is {a}.", "{a} then {x}."), phrasings=(
-        question(f"what [letter |]comes before {_LETTER}[ in the alphabet|]"),
-        question(f"which letter [precedes|comes before|is before] {_LETTER}"),
-        question(f"what is the [previous |]letter before {_LETTER}"),
-        question(f"what letter is [before|just before|right before] {_LETTER}"),
-        question(f"what precedes {_LETTER}[ in the alphabet|]"),
-        question(f"before {_LETTER}[,|] [what|which letter] comes"),
-        question(f"what's before {_LETTER}"),
-        phrase(f"[the |][previous |]letter before {_LETTER}"),
-        phrase(f"the letter [preceding|that comes before] {_LETTER}"),
-        phrase(f"[the one|one] before {_LETTER}"),
-        request(f"[tell me|give me|name|say] the letter [before|preceding] {_LETTER}"),
-        request(f"[write|type] the letter that comes before {_LETTER}"),
-    ), held_out=(
-        question("{x} is preceded by [which|what] letter"),
-        question(f"in the alphabet, which letter [is right before|comes just before] {_LETTER}"),
-        question(f"if you say the alphabet, what comes before {_LETTER}"),
-        question(f"going down the alphabet from {_LETTER}, which letter is next"),
-    )),
-    Task("reverse", "word", lambda item: item[0][::-1], ("{x} backwards is {a}.", "{x} reversed is {a}."), phrasings=(
-        request(f"[spell|write|say|type] {_WORD} backwards"),
-        request(f"reverse {_WORD}"),
-        request(f"[spell|write] {_WORD} in reverse[ order|]"),
-        request(f"[write|give me|show me] {_WORD} reversed"),
-        question(f"what is {_WORD} [spelled |written |]backwards"),
-        question(f"how do you [spell|write] {_WORD} backwards"),
-        question(f"what do you get [when|if] you reverse {_WORD}"),
-        question(f"what is the reverse of {_WORD}"),
-        question(f"what's {_WORD} reversed"),
-        phrase("{x} backwards"),
-        phrase("{x} reversed"),
-        phrase(f"the reverse of {_WORD}"),
-        phrase(f"{_WORD} spelled backwards"),
-    ), held_out=(
-        question(f"what does {_WORD} look like [backwards|in reverse]"),
-        request(f"reverse the letters [of|in] {_WORD}"),
-        question(f"backwards, how is {_WORD} spelled"),
-        phrase("{x}, but backwards"),
-        request(f"spell {_WORD} starting from the last letter"),
-    )),
-    Task("count_letters", "word", lambda item: str(len(item[0])), ("{x} has {a} letters.", "The word {x} is {a} letters long."), phrasings=(
-        question(f"how many letters [are in|are there in|are inside] {_WORD}"),
-        question(f"how many letters does {_WORD} have"),
-        question(f"how many [letters|characters] is {_WORD}"),
-        question(f"how long is {_WORD}"),
-        question(f"what is the length of {_WORD}"),
-        question(f"how many characters are in {_WORD}"),
-        question(f"how many characters does {_WORD} have"),
-        request(f"count the [letters|characters] [in|of] {_WORD}"),
-        request(f"[tell me|say] how many letters {_WORD} has"),
-        phrase(f"[the |]number of letters in {_WORD}"),
-        phrase(f"[the |]length of {_WORD}"),
-        phrase(f"letters in {_WORD}"),
-        phrase("{x} letter count"),
-    ), held_out=(
-        request(f"count how many letters {_WORD} [has|contains]"),
-        question("{x} has how many letters"),
-        question(f"what's the letter count [of|for] {_WORD}"),
-        question(f"how many letters make up {_WORD}"),
-        question(f"if you spell {_WORD}, how many letters do you write"),
-    )),
-    Task("uppercase", "word", lambda item: item[0].upper(), ("{x} in capitals is {a}.", "{x} in upper case is {a}."), phrasings=(
-        request(f"write {_WORD} in [capital letters|capitals|upper case|uppercase|all caps|caps]"),
-        request(f"spell {_WORD} in [capitals|capital letters|upper case]"),
-        request(f"uppercase {_WORD}"),
-        request(f"make {_WORD} [upper case|uppercase|all caps]"),
-        request(f"convert {_WORD} to [upper case|uppercase|capitals|capital letters]"),
-        request(f"turn {_WORD} into [capital letters|capitals|upper case]"),
-        question(f"what is {_WORD} in [capital letters|capitals|upper case|caps]"),
-        question(f"how do you write {_WORD} in [capitals|capital letters|upper case]"),
-        question(f"what's {_WORD} in all caps"),
-        phrase("{x} in [capitals|capital letters|upper case|all caps]"),
-        phrase("{x} uppercase"),
-        phrase(f"the upper case [form |version |]of {_WORD}"),
-    ), held_out=(
-        question(f"what does {_WORD} look like in [capitals|capital letters|upper case]"),
-        phrase("{x}, all in [capitals|capital letters]"),
-        request(f"put {_WORD} in [capital letters|upper case]"),
-        question(f"in capital letters, how would you write {_WORD}"),
-        request(f"write {_WORD} using only capital letters"),
-    )),
-    Task("add", "number", lambda item: str(item[0] + item[1]), ("{x} + {y} = {a}.", "{x} plus {y} is {a}.", "{x}+{y}={a}"), phrasings=(
-        question("what is {x} [+|plus] {y}"),
-        question("what's {x} [+|plus] {y}"),
-        question("how much is {x} [+|plus] {y}"),
-        question("what do you get [if|when] you add {x} and {y}"),
-        question("what is {x} [+|plus] {y} equal to"),
-        phrase("{x} [+|plus] {y}"),
-        phrase("{x} + {y} =[ ?|]"),
-        phrase("the sum of {x} and {y}"),
-        phrase("{x} and {y} added together"),
-        request("add {x} and {y}"),
-        request("add {x} to {y}"),
-        request("[calculate|compute|work out|solve] {x} [+|plus] {y}"),
-    ), held_out=(
-        question("what is the total of {x} and {y}"),
-        question("{x} [plus|+] {y} [makes|equals|is] what"),
-        request("sum {x} and {y}"),
-        question("how much do {x} and {y} add up to"),
-        question("{x} and {y} make how many"),
-    )),
-    Task("subtract", "number", lambda item: str(item[0] - item[1]), ("{x} - {y} = {a}.", "{x} minus {y} is {a}.", "{x}-{y}={a}"), phrasings=(
-        question("what is {x} [-|minus] {y}"),
-        question("what's {x} [-|minus] {y}"),
-        question("how much is {x} [-|minus] {y}"),
-        question("what do you get [if|when] you take {y} [from|away from] {x}"),
-        question("what is {x} [-|minus] {y} equal to"),
-        phrase("{x} [-|minus] {y}"),
-        phrase("{x} - {y} =[ ?|]"),
-        phrase("{x} take away {y}"),
-        phrase("the difference between {x} and {y}"),
-        request("subtract {y} from {x}"),
-        request("take {y} away from {x}"),
-        request("[calculate|compute|work out|solve] {x} [-|minus] {y}"),
-    ), held_out=(
-        question("{x} [minus|-] {y} [makes|equals|is] what"),
-        question("what's {y} subtracted from {x}"),
-        question("how much is left if you take {y} from {x}"),
-        phrase("{x} with {y} taken away"),
-        request("take away {y} from {x}"),
-    )),
-    Task("bigger", "number", _bigger, ("{a} is the bigger of {x} and {y}.", "Of {x} and {y}, {a} is bigger."), phrasings=(
-        question("which is [bigger|larger|greater], {x} or {y}"),
-        question("which number is [bigger|larger|greater][:|,] {x} or {y}"),
-        question("what is the [bigger|larger] number, {x} or {y}"),
-        question("is {x} or {y} [bigger|larger|greater]"),
-        question("which is more, {x} or {y}"),
-        question("which of {x} and {y} is [bigger|larger|greater]"),
-        request("[pick|choose|give me] the [bigger|larger] number[:|,] {x} or {y}"),
-        request("tell me which is [bigger|larger], {x} or {y}"),
-        phrase("the [bigger|larger] of {x} and {y}"),
-        phrase("[max|maximum] of {x} and {y}"),
-        phrase("[bigger|larger] number: {x} or {y}"),
-        phrase("{x} or {y}, which is bigger"),
-    ), held_out=(
-        question("out of {x} and {y}, which [one |]is [greater|bigger]"),
-        question("between {x} and {y}, which number is [larger|bigger]"),
-        question("{x} and {y}: which is the [bigger|larger] one"),
-        phrase("{x} vs {y}: which is [more|bigger]"),
-        question("of the two numbers {x} and {y}, which is [bigger|larger]"),
-    )),
-)
-TASK_NAMES = tuple(t.name for t in TASKS)
-# how often each task is drawn for training: the arithmetic and reversing take the most practice
-TASK_WEIGHTS = tuple({"add": 2.0, "subtract": 2.0, "reverse": 1.5, "count_letters": 1.3}.get(t.name, 1.0) for t in TASKS)
-# and how often each is written as a fact for pretraining: the sums are 441 facts each, to learn by heart
-FACT_WEIGHTS = tuple({"add": 4.0, "subtract": 4.0, "bigger": 1.5, "reverse": 2.0, "count_letters": 1.5}.get(t.name, 1.0)
-                     for t in TASKS)
-
-# --- small talk: a few fixed exchanges ---------------------------------------------------------
-HELLO = "Hello! Ask me about letters, words or small sums."
-# replies stay short: with the question and the template they must fit the context
-WHO = "I am tinylm, a tiny language model. I know letters, words and small sums."
-CAN = "Letters (after, before), words (backwards, capitals, length) and sums up to 20."
-FINE = "I am fine, thanks! Ask me about letters, words or small sums."
-SMALL_TALK: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("hi", "Hi!", "hello", "Hello", "Hello!", "hey", "Hey there", "good morning", "Good evening", "hiya",
-      "hello there", "Greetings"), HELLO),
-    (("who are you?", "Who are you?", "What are you?", "What is your name?", "what's your name?",
-      "Are you a robot?", "introduce yourself"), WHO),
-    (("What can you do?", "what can you do", "help", "Help me", "What do you know?", "what can I ask you?",
-      "What are you good at?"), CAN),
-    (("how are you?", "How are you doing?", "how's it going?", "How are you today?"), FINE),
-    (("thanks", "Thanks!", "thank you", "Thank you.", "great, thanks", "thanks a lot", "cool, thank you"),
-     "You are welcome!"),
-    (("bye", "Bye!", "goodbye", "See you later.", "see you", "good night"), "Goodbye!"),
-)
-
-# --- out of scope: questions a tiny model cannot answer ---------------------------------------
-# Subjects fill the {slots}; a third of each list is held out. The questions come in every form
-# the tasks do, so that "I do not know." is about what is asked, never about how.
-OUT_OF_SCOPE = (
-    question("what is the capital of {place}"), question("what is the population of {place}"),
-    question("what's the weather [like |]in {place}[ today| tomorrow|]"),
-    question("who is the [president|king|leader|mayor] of {place}"), question("what time is it in {place}"),
-    question("how far is {place} from {place2}"), question("who wrote {book}"), question("when was {person} born"),
-    question("where did {person} live"), question("what is the price of [a |an |]{thing}"),
-    question("who invented the {thing}"), question("how do I [cook|make] {food}"), question("is {food} good for [me|you]"),
-    question("what does {word} mean"), question("what rhymes with {word}"), question("what is the opposite of {word}"),
-    question("when did {event} [end|start|happen]"), question("how many people live in {place}"),
-    question("what language do they speak in {place}"), question("what is {person} famous for"),
-    question("how tall [is|was] {person}"), question("where is {place}"), question("what colour is a {animal}"),
-    question("how fast can a {animal} run"), question("what does a {animal} eat"),
-    question("how many legs does a {animal} have"), question("how many days are in {month}"), question("how many days does {month} have"),
-    question("what day is it [today|tomorrow]"), question("what is [your favourite|the best] {category}"),
-    question("do you like {food}"), question("which is better, {food} or {food2}"),
-    question("which is bigger, {place} or {place2}"), question("which is bigger, a {animal} or a {animal2}"),
-    question("is {person} still alive"), question("should I buy a {thing}"), question("why is the sky blue"),
-    question("what is the meaning of life"), question("who will win the next election"), question("what is love"),
-    question("can you see me"), question("what is the stock price [today|of {thing}s]"),
-    question("who won {event}"), question("what happened [in|during] {event}"),
-    request("tell me a joke[ about {topic}|]"), request("write [me |]a poem about {topic}"),
-    request("tell me a story about {topic}"), request("translate {word} into {language}"),
-    request("give me a recipe for {food}"), request("explain how [a|an] {thing} works"), request("describe {place}"),
-    request("help me with my homework"), request("recommend a [book|film|song]"), request("sing me a song"),
-    request("draw a {animal}"), request("write an email to my [boss|teacher]"), request("summarize {book}"),
-    request("tell me about {person}"), request("spell {word} in {language}"),
-    phrase("the capital of {place}"), phrase("the population of {place}"), phrase("the weather in {place}"),
-    phrase("the author of {book}"), phrase("the price of [a |]{thing}"), phrase("the meaning of {word}"),
-    # traps: they look like the tasks, but no task answers them
-    question("what is {n} [times|multiplied by|x|*] {m}"), phrase("{n} [times|x|*] {m}"), request("multiply {n} by {m}"),
-    question("what is {n} divided by {m}"), phrase("{n} / {m}"), request("divide {n} by {m}"),
-    question("what is {n} to the power of {m}"), question("what is the square root of {n}"),
-    question("what is {n} squared"), question("what is {n} percent of {m}"), question("what is half of {n}"),
-    question("what [number |]comes after {n}"), question("what number is before {n}"),
-    question("what comes after {day}"), question("what [month |]comes [after|before] {month}"),
-    question("what is the [first|last] letter of {word}"), question("what letter does {word} [start|end] with"),
-    request("write {word} in lower case"), question("how many vowels are in {word}"),
-    question("how many letters are in the alphabet"), question("is {word} a [noun|verb]"),
-    question("how many words are in {book}"), question("which letter is the [vowel|biggest]"),
-)
-OUT_OF_SCOPE_HELD_OUT = (
-    question("what year did {event} [end|begin]"), question("in which country is {place}"),
-    question("how much does [a|an] {thing} cost"), question("why do people like {food}"),
-    question("where was {person} born"), question("is it going to rain in {place}"),
-    request("write a song about {topic}"), question("what should I eat for [dinner|lunch]"),
-    request("name a famous {category}"), question("what is {n} multiplied by {m} divided by two"),
-    question("{person}: who was that"), request("tell me something about {place}"),
-    question("what does [a|an] {thing} do"), question("who is the richest person in {place}"),
-    phrase("{n} raised to the power {m}"), question("what's the product of {n} and {m}"),
-    question("how many hours are in a {unit}"), question("what comes after {day} in the week"),
-)
-SUBJECTS = {
-    "place": ("France", "Japan", "Brazil", "Kenya", "Canada", "Peru", "Norway", "Egypt", "India", "Chile",
-              "Paris", "Tokyo", "Lisbon", "Cairo", "Oslo", "Lima", "Rome", "Berlin", "Madrid", "Seoul",
-              "Mexico", "Spain", "Italy", "Ghana", "Nepal", "Cuba", "Iceland", "Vienna", "Dublin", "Sydney",
-              "London", "China", "Germany", "Australia", "New York", "Argentina", "Poland", "Greece", "Turkey", "Kyoto"),
-    "book": ("Hamlet", "Dracula", "Emma", "Ulysses", "Beloved", "Don Quixote", "Moby Dick", "Macbeth",
-             "The Odyssey", "Frankenstein", "Persuasion", "Middlemarch", "Candide", "Faust", "Walden",
-             "Harry Potter", "The Hobbit", "War and Peace", "Jane Eyre", "Little Women"),
-    "person": ("Newton", "Einstein", "Ada Lovelace", "Mozart", "Cleopatra", "Marie Curie", "Gandhi",
-               "Picasso", "Darwin", "Shakespeare", "Frida Kahlo", "Turing", "Tesla", "Pele", "Lincoln",
-               "Napoleon", "Beethoven", "Galileo", "Mandela", "Van Gogh"),
-    "thing": ("telephone", "bicycle", "radio", "printer", "camera", "airplane", "piano", "laptop",
-              "rocket", "engine", "microscope", "compass", "umbrella", "zipper", "television", "car", "phone",
-              "fridge", "watch", "computer"),
-    "food": ("rice", "pasta", "soup", "bread", "chocolate", "cheese", "salmon", "tofu", "lentils",
-             "pizza", "sushi", "curry", "honey", "coffee", "avocado", "pancakes", "salad", "tea"),
-    "animal": ("cat", "dog", "horse", "lion", "whale", "spider", "ant", "eagle", "shark", "cow", "snake", "bee",
-               "elephant", "mouse", "penguin", "frog"),
-    "event": ("World War II", "World War I", "the French Revolution", "the Cold War", "the Olympics",
-              "the World Cup", "the moon landing", "the Roman Empire", "the Renaissance", "the Great Depression",
-              "the Gold Rush", "the Ice Age", "the Industrial Revolution", "the Civil War", "the last election"),
-    "topic": ("the sea", "love", "my cat", "the moon", "winter", "friendship", "robots", "space", "rain", "school"),
-    "language": ("French", "Spanish", "German", "Japanese", "Italian", "Chinese", "Russian", "Latin", "Greek"),
-    "month": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-              "November", "December"),
-    "day": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "category": ("colour", "film", "song", "book", "animal", "food", "sport", "city", "painter", "singer"),
-    "unit": ("day", "week", "year", "month"),
-}
-PAIRED_SUBJECTS = {"place2": "place", "food2": "food", "animal2": "animal"}  # a second, different one
-
-
-# every word the fixed text of the data uses: never held out as an item
-GRAMMAR_WORDS = frozenset(re.findall(r"[a-z]+", " ".join([
-    *(p.pattern for t in TASKS for p in (*t.phrasings, *t.held_out)), *(p.pattern for p in (*OUT_OF_SCOPE, *OUT_OF_SCOPE_HELD_OUT)),
-    *(s for subjects in SUBJECTS.values() for s in subjects), *(p for prompts, reply in SMALL_TALK for p in (*prompts, reply)),
-    *(" ".join((*f.openers, *f.tails, *f.sign_offs, *(w for pair in f.wrappers.values() for ws in pair for w in ws)))
-      for f in (TRAINED_FRAMES, HELD_OUT_FRAMES)), *NUMBER_WORDS, *(f for t in TASKS for f in t.facts), IDK]).lower()))
-
 
 def read_words(path: Path = WORDS_FILE) -> list[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -483,35 +121,6 @@ def _split(items: list, held_out: float, rng: random.Random) -> tuple[list, list
     rng.shuffle(items)
     n = int(round(len(items) * held_out))
     return items[n:], items[:n]
-
-
-def _weighted(rng: random.Random, table) -> str:
-    return rng.choices([v for v, _ in table], [w for _, w in table])[0]
-
-
-# --- noise: how people actually type -----------------------------------------------------------
-_SLOT = re.compile(r"(\{[xy]\})")
-
-
-def _typo(text: str, rng: random.Random) -> str:
-    """One typo (two letters swapped, one dropped or doubled) in a word of 4+ letters outside the slots."""
-    words = [m for m in re.finditer(r"(?<![{\w])[a-z]{4,}(?![}\w])", text)]
-    if not words:
-        return text
-    m = rng.choice(words)
-    w, i = m.group(), rng.randrange(1, len(m.group()) - 1)
-    kind = rng.randrange(3)
-    w = w[:i] + w[i + 1] + w[i] + w[i + 2:] if kind == 0 else w[:i] + w[i + 1:] if kind == 1 else w[:i] + w[i] + w[i:]
-    return text[:m.start()] + w + text[m.end():]
-
-
-def _outside_slots(text: str, change: Callable[[str], str]) -> str:
-    return "".join(part if _SLOT.fullmatch(part) else change(part) for part in _SLOT.split(text))
-
-
-def _squeeze(text: str) -> str:
-    """ "2 + 2" -> "2+2": many people type sums without spaces."""
-    return re.sub(r"(\d) ?([+\-*/=x]) ?(?=\d)", r"\1\2", text)
 
 
 class ChatTasks:
@@ -616,23 +225,23 @@ class ChatTasks:
         opener, wrapper, tail, sign_off, asks = self._frame(form, rng, held_out_frame)
         text = wrapper + template + tail
         if rng.random() < 0.08:
-            text = _typo(text, rng)
-        case = _weighted(rng, (("typed", 70), ("lower", 26), ("upper", 4)))
+            text = typo(text, rng)
+        case = weighted(rng, (("typed", 70), ("lower", 26), ("upper", 4)))
         text = opener + text
         if case == "upper":
-            text = _outside_slots(text, str.upper)
+            text = outside_slots(text, str.upper)
         elif case == "lower":
-            text = _outside_slots(text, str.lower)
+            text = outside_slots(text, str.lower)
         text = fill(text, case)
         if case == "typed" and text[:1].islower() and (opener or wrapper or not template.startswith("{")):
             text = text[0].upper() + text[1:]
-        text += _weighted(rng, QUESTION_PUNCTUATION if asks else STATEMENT_PUNCTUATION) + sign_off
+        text += weighted(rng, QUESTION_PUNCTUATION if asks else STATEMENT_PUNCTUATION) + sign_off
         if rng.random() < 0.03:
             text = text.replace(" ", "  ", 1)
         return text
 
     def _quote(self, text: str, rng: random.Random) -> str:
-        return _weighted(rng, ((text, 70), (f"'{text}'", 15), (f'"{text}"', 15)))
+        return weighted(rng, ((text, 70), (f"'{text}'", 15), (f'"{text}"', 15)))
 
     def task_example(self, task: Task, phrasing: Phrasing, item: tuple, rng: random.Random,
                      held_out_frame: bool = False) -> Example:
@@ -646,10 +255,10 @@ class ChatTasks:
                 for slot, n in zip("xy", item):
                     shown = NUMBER_WORDS[n] if words and rng.random() < 0.9 else str(n)
                     text = text.replace("{" + slot + "}", shown.upper() if case == "upper" else shown)
-                return _squeeze(text) if rng.random() < 0.35 else text
+                return squeeze(text) if rng.random() < 0.35 else text
             x = item[0]  # a letter keeps its case: "after q" and "after Q" are different questions
             if task.kind == "word":
-                x = x.upper() if case == "upper" else _weighted(rng, ((x, 86), (x.capitalize(), 10), (x.upper(), 4)))
+                x = x.upper() if case == "upper" else weighted(rng, ((x, 86), (x.capitalize(), 10), (x.upper(), 4)))
             final[0] = x
             return text.replace("{x}", self._quote(x, rng))
 
@@ -704,7 +313,7 @@ class ChatTasks:
             y += 1  # still out of range: bigger, or further above x
         phrasing = rng.choice(task.held_out if held_out_shape else task.phrasings)
         template = expand(phrasing.pattern, rng).replace("{x}", str(x)).replace("{y}", str(y))
-        fill = lambda t, case: _squeeze(t) if rng.random() < 0.35 else t  # noqa: E731
+        fill = lambda t, case: squeeze(t) if rng.random() < 0.35 else t  # noqa: E731
         return Example("out_of_scope", self._write(template, phrasing.form, rng, fill, held_out_frame), IDK)
 
     def small_talk_example(self, rng: random.Random) -> Example:

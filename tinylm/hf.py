@@ -33,9 +33,8 @@ from pathlib import Path
 
 import torch
 
-from .chat import Message, render_conversation
 from .card import hub_model_card
-from .chat import is_chat_model
+from .chat import Message, is_chat_model, render_conversation
 from .checkpoint import Checkpoint, file_name, load_checkpoint, pack_zip, save_checkpoint
 from .models import GPT, build_model, count_params, model_config, model_kind
 from .tokenizer import IM_END, IM_SEP, IM_START, Tokenizer, load_tokenizer

@@ -33,7 +33,8 @@ from typing import Iterator
 import torch
 
 from .chat import answer_batch, example_messages, prompt_messages, render_for_reply, sft
-from .chat_tasks import SMALL_TALK, TASK_NAMES, ChatTasks, Example, is_correct, is_idk
+from .chat_tasks import ChatTasks, Example, is_correct, is_idk
+from .chat_wordings import SMALL_TALK, TASK_NAMES
 from .train import TrainConfig
 
 
