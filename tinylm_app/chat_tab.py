@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import functools
 import json
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -103,21 +104,7 @@ continue until it writes `{IM_END}`. The shipped model knows letters, short word
 the examples) and says *I do not know.* to the rest: it is far too small to know anything about the world.
 """
 
-CSS = PROGRESS_CSS + """
-.chat-tokens { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; line-height: 2.2;
-               word-break: break-all; padding: 10px; min-height: 4em; border-radius: 8px;
-               border: 1px solid var(--border-color-primary); background: #fff; color: #1f2328; }
-.chat-tokens .t { border-radius: 3px; padding: 2px 1px; margin-right: 1px; white-space: pre; }
-.t.special { background: #e9d5ff; color: #581c87; font-size: 11px; }
-.t.role { background: #e5e7eb; color: #374151; }
-.t.user { background: #dbeafe; }
-.t.assistant { background: #fef3c7; }
-.t.trained { box-shadow: inset 0 -3px 0 #16a34a; }
-.t.unread { opacity: .35; }
-.legend { font-size: 13px; margin-top: 6px; color: var(--body-text-color-subdued); }
-.legend .t { color: #1f2328; padding: 1px 6px; margin-left: 4px; }
-.hint { color: var(--body-text-color-subdued); font-size: 13px; }
-"""
+CSS = PROGRESS_CSS + (Path(__file__).parent / "static" / "chat.css").read_text()  # the token chips, the legend
 
 
 def scores_markdown(info: dict) -> str:
