@@ -81,3 +81,20 @@ def test_an_empty_message_is_refused_with_a_message(page):
     page.get_by_role("button", name="Send", exact=True).click()
     page.get_by_text("Type a message first").first.wait_for()
     assert page.locator('#chat-bot [data-testid="bot"]').count() == 2  # the chat is as it was
+
+
+def test_an_example_question_then_new_chat(page):
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_role("button", name="New chat").click()  # start clean, whatever ran before
+    page.wait_for_function("() => !document.querySelector('#chat-bot [data-testid=\"bot\"]')")
+    page.get_by_text("What is 2+2?", exact=True).click()  # the numbers row puts it in the box
+    page.wait_for_function("() => document.querySelector('#chat-message textarea').value === 'What is 2+2?'")
+    page.locator("#chat-message textarea").press("Enter")
+    page.wait_for_function("() => document.querySelector('#chat-tokens').innerText.includes('2 messages')")
+    if SHIPPED:
+        assert page.locator('#chat-bot [data-testid="bot"]').first.inner_text().strip() == "4"
+        assert "worded as it never saw them" in page.locator("#chat-scores").inner_text()  # the shipped scores
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_function("() => !document.querySelector('#chat-bot [data-testid=\"bot\"]')")
+    assert page.locator("#chat-tokens").inner_text().strip() != ""  # the empty view's hint, not the old chat
+    assert "What is 2+2?" not in page.locator("#chat-tokens").inner_text()
