@@ -23,11 +23,9 @@ of scope.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -119,15 +117,6 @@ def rejection_sampling(model, tokenizer, tasks: ChatTasks, config: RLConfig, val
 
 
 # --- evaluation ------------------------------------------------------------------------------------
-EVAL_FILE = "eval.json"  # eval-chat's figures, saved beside a checkpoint by scripts/build_chat.sh
-
-
-def load_eval(checkpoint_dir) -> dict | None:
-    """The eval-chat figures saved beside a checkpoint, or None if it has none."""
-    path = Path(checkpoint_dir) / EVAL_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 PHRASING_SETS = ("new_shapes", "new_frames")  # together: the held-out phrasings
 IN_SCOPE_SETS = ("held_out_items", *PHRASING_SETS, "unseen_number_pairs", "multi_turn")
 
