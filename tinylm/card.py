@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from .chat import is_chat_model
-from .checkpoint import Checkpoint, file_name, pack_zip, save_checkpoint
+from .checkpoint import Checkpoint, eval_table, file_name, pack_zip, save_checkpoint
 from .models import count_params, model_kind
 from .tokenizer import IM_END, IM_SEP, IM_START
 
@@ -199,12 +199,7 @@ def _stages_markdown(info: dict) -> list[str]:
     final = eval_figures(info["eval"]) if isinstance(info.get("eval"), dict) else {}
     earlier = eval_figures(info["eval_sft"]) if isinstance(info.get("eval_sft"), dict) else {}
     if final:
-        head = "| held-out figure | after SFT | this model |" if earlier else "| held-out figure | this model |"
-        lines += ["## Evaluation (`python -m tinylm eval-chat`)", "", head, "|---|---|---|" if earlier else "|---|---|"]
-        for path, value in final.items():
-            before = (f" {earlier[path]:.3f} |" if path in earlier else " - |") if earlier else ""
-            lines.append(f"| {path.replace('/', ' · ').replace('_', ' ')} |{before} {value:.3f} |")
-        lines.append("")
+        lines += ["## Evaluation (`python -m tinylm eval-chat`)", "", *eval_table(final, earlier), ""]
     return lines
 
 

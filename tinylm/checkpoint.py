@@ -99,16 +99,27 @@ def model_card(config: dict) -> str:
 
 def _eval_table(config: dict) -> list[str]:
     """A chat model's ``eval-chat --save`` figures as card lines (after SFT too, if recorded)."""
-    final = {k: v for k, v in (config.get("eval") or {}).items() if isinstance(v, float) and k != "seconds"}
+    final, earlier = ({k: v for k, v in (config.get(key) or {}).items() if isinstance(v, float) and k != "seconds"}
+                      for key in ("eval", "eval_sft"))
     if not final:
         return []
-    earlier = config.get("eval_sft") or {}
-    head = ["| | after SFT | this model |", "|---|---|---|"] if earlier else ["| | this model |", "|---|---|"]
-    lines = ["", "Held-out evaluation (`python -m tinylm eval-chat`, greedy, exact match or share):", "", *head]
-    for key, value in final.items():
-        before = f" {earlier[key]:.3f} |" if isinstance(earlier.get(key), float) else " - |"
-        lines.append(f"| {key.replace('_', ' ')} |{before if earlier else ''} {value:.3f} |")
-    return lines
+    return ["", "Held-out evaluation (`python -m tinylm eval-chat`, greedy, exact match or share):", "",
+            *eval_table(final, earlier)]
+
+
+def eval_table(final: dict[str, float], earlier: dict[str, float]) -> list[str]:
+    """eval-chat figures as a Markdown table: this model's, beside the SFT model's where recorded.
+
+    >>> eval_table({"false_idk": 0.05, "per_task/add": 0.9}, {"false_idk": 0.1})[2:]
+    ['| false idk | 0.100 | 0.050 |', '| per task · add | - | 0.900 |']
+    """
+    head = (["| held-out figure | after SFT | this model |", "|---|---|---|"] if earlier
+            else ["| held-out figure | this model |", "|---|---|"])
+    rows = []
+    for path, value in final.items():
+        before = (f" {earlier[path]:.3f} |" if path in earlier else " - |") if earlier else ""
+        rows.append(f"| {path.replace('/', ' · ').replace('_', ' ')} |{before} {value:.3f} |")
+    return head + rows
 
 
 def load_checkpoint(directory: str | Path, max_params: int | None = None) -> Checkpoint:
