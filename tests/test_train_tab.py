@@ -8,10 +8,9 @@ import torch
 from gradio_client import Client
 
 from tinylm.checkpoint import Checkpoint, checkpoint_zip
-from tinylm.pretrained import list_pretrained
+from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm_app import train_tab
 from tinylm_app.guard import guarded
-from tinylm_app.session import use_shipped
 from tinylm_app.train_tab import make_download, show_model, stop, use_upload
 
 # a tiny GPT on the alphabet: a few steps take a fraction of a second
@@ -69,7 +68,7 @@ def test_two_sessions_never_share_a_model():
     a, b = states(run_train())[-1], states(run_train())[-1]
     assert a.model is not b.model
     assert all(p.data_ptr() != q.data_ptr() for p, q in zip(a.model.parameters(), b.model.parameters()))
-    x, y = use_shipped("alphabet-gpt"), use_shipped("alphabet-gpt")
+    x, y = load_pretrained("alphabet-gpt"), load_pretrained("alphabet-gpt")
     assert x.model is not y.model and x.model.lm_head.weight.data_ptr() != y.model.lm_head.weight.data_ptr()
 
 
@@ -125,7 +124,7 @@ def test_checkpoints_go_out_and_come_back(tmp_path):
     with pytest.raises(gr.Error, match="Could not load that checkpoint: .*not a zip file"):
         use_upload(str(junk))
     with pytest.raises(gr.Error, match="No shipped model .*gpt-5.*; available: .*alphabet-gpt"):
-        guarded(use_shipped, "use_shipped", [])("gpt-5")  # as the menu's event runs it
+        guarded(load_pretrained, "load_pretrained", [])("gpt-5")  # as the menu's event runs it
 
 
 def test_train_api_returns_the_final_metrics():

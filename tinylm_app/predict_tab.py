@@ -14,7 +14,7 @@ from tinylm.checkpoint import describe_checkpoint
 from tinylm.fields import parse_number
 from tinylm.live import chunk_by_time
 from tinylm.plots import candidates_frame
-from tinylm.pretrained import list_pretrained
+from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.sample import (
     UnknownTokenError,
     context_tokens,
@@ -25,7 +25,7 @@ from tinylm.sample import (
 from tinylm_app.guard import Number, Slider
 from tinylm_app.html import escape, model_status, token_label
 from tinylm_app.limits import MAX_CONTEXT_CHARS, MAX_K, MAX_NEW_TOKENS
-from tinylm_app.session import current_model, launch, use_shipped
+from tinylm_app.session import current_model, launch
 from tinylm_app.session import model_state as new_model_state
 
 STREAM_EVERY = 0.1  # seconds between screen updates while generating (each resends the text)
@@ -199,7 +199,7 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
               trigger_mode="always_last", **hidden)
         gr.on([model_state.change, demo.load], show_model, [context, k, model_state],
               [card, shipped, context, reads, chart], **hidden)
-        shipped.input(use_shipped, shipped, model_state, **hidden)
+        shipped.input(load_pretrained, shipped, model_state, **hidden)
         sampling = [context, max_new_tokens, temperature, top_k, top_p, seed, model_state]
         generating = generate_button.click(generate_stream, sampling, output, **hidden)
         stop_button.click(None, cancels=[generating], **hidden)

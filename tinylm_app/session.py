@@ -60,14 +60,6 @@ def current_model(ckpt: Checkpoint | None) -> Checkpoint:
     return load_pretrained(DEFAULT_MODEL if DEFAULT_MODEL in available else available[0])
 
 
-def use_shipped(name: str) -> Checkpoint:
-    """The "shipped model" menus: a fresh copy of a shipped model becomes the session's model.
-
-    An unknown name is a CheckpointError, which the guard turns into one sentence.
-    """
-    return load_pretrained(name)
-
-
 def download_folder() -> Path:
     """A new folder for one download, deleting those older than DOWNLOAD_SECONDS first.
 

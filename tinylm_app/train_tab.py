@@ -32,7 +32,7 @@ from tinylm.live import (
 )
 from tinylm.models import config_fields
 from tinylm.plots import loss_frame
-from tinylm.pretrained import list_pretrained
+from tinylm.pretrained import list_pretrained, load_pretrained
 from tinylm.runs import planned_size, prepare_run
 from tinylm_app.guard import Number, Slider, refuse, sentence
 from tinylm_app.html import PROGRESS_CSS, escape, plural, progress_html
@@ -47,7 +47,7 @@ from tinylm_app.limits import (
     MAX_UNPACKED_BYTES,
     MAX_VOCAB,
 )
-from tinylm_app.session import current_model, download_folder, launch, use_shipped
+from tinylm_app.session import current_model, download_folder, launch
 from tinylm_app.session import model_state as new_model_state
 
 TIME_BUDGETS = {"30 s": 30, "2 min": 120, "10 min": 600}  # the time presets, in seconds
@@ -423,7 +423,7 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
         gr.on([model_state.change, demo.load], show_model, model_state, [card, download, shipped],
               api_visibility="private", show_progress="hidden")
         prepare.click(make_download, model_state, download, api_visibility="private")
-        shipped.input(use_shipped, shipped, model_state, api_visibility="private")
+        shipped.input(load_pretrained, shipped, model_state, api_visibility="private")
         upload_ckpt.upload(use_upload, upload_ckpt, model_state, api_visibility="private")
     return demo
 
