@@ -130,8 +130,10 @@ def test_forward_pass_of_a_freshly_trained_model(page):
     page.get_by_role("tab", name="Forward pass").click()
     page.get_by_text("Model: alphabet-char-mlp", exact=True).wait_for()  # the model just trained
     wait_for_text(page, "#walk-step", "Step 1 of")
-    type_context(page, "KLM")
-    wait_for_text(page, "#walk-tokens", "position 2 of 3 tokens")
+    # not the dataset's example context ("KLM", 3 tokens): the wait must see the typed context walked,
+    # or a walk of it still on its way lands after the Next click and shows step 1 again
+    type_context(page, "KLMN")
+    wait_for_text(page, "#walk-tokens", "position 3 of 4 tokens")
     page.get_by_role("button", name="Next ▶").click()
     wait_for_text(page, "#walk-step", "embeddings")
     total = int(re.search(r"Step \d+ of (\d+)", page.locator("#walk-step").inner_text()).group(1))
