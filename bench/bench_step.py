@@ -4,7 +4,8 @@
     python bench/bench_step.py --compile     # also torch.compile (adds ~30 s of compiling)
 
 Two models, the ones of bench/bench_train.py: nanoGPT's CPU GPT (4 layers, 128 wide, context 64,
-batch 16) and the names MLP (context 5, two hidden layers of 512, batch 64 x 64). Each variant
+batch 16) and the names MLP (context 5, two hidden layers of 512, batch 64 x 64); and the chat
+model's SFT step (the same GPT at context 256, batch 32 x 256), where bf16 pays. Each variant
 changes one thing from the fast default and times forward + backward + clip + AdamW on one fixed
 batch (no data loading), best of three rounds. The README's Performance section quotes these.
 """
@@ -21,13 +22,15 @@ from tinylm.train import TrainConfig, make_optimizer
 
 GPT = dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128)
 MLP = dict(vocab_size=28, block_size=5, n_embd=48, n_hidden=512, n_layer=2)
+CHAT = dict(vocab_size=102, block_size=256, n_layer=4, n_head=4, n_embd=128)
+SHAPES = {"gpt": (16, 64), "mlp": (64, 64), "chat": (32, 256)}  # (batch, seq_len)
 
 
 def ms_per_step(kind: str, config: dict, batch: int, seq_len: int, fast: bool = True, fused: bool = True,
                 autocast_bf16: bool = False, compile_: bool = False, steps: int = 30) -> float:
     torch.manual_seed(0)
-    model = build_model(kind, **config).train()
-    if kind == "gpt":
+    model = build_model("mlp" if kind == "mlp" else "gpt", **config).train()
+    if kind != "mlp":
         model.set_fast_attention(fast)
     else:
         model.fast = fast
@@ -76,11 +79,13 @@ variants = [
     ("mlp", "readable first layer", {**MLP, "token_dropout": 0.1}, {"fast": False}),
     ("mlp", "dropout 0.1 instead of word dropout", {**MLP, "dropout": 0.1}, {}),
     ("mlp", "no dropout at all", MLP, {}),
+    ("chat", "fast (default)", CHAT, {"steps": 5}),
+    ("chat", "bf16 autocast", CHAT, {"autocast_bf16": True, "steps": 5}),
 ]
 if args.compile:
     variants.append(("gpt", "torch.compile", GPT, {"compile_": True}))
 for kind, name, config, options in variants:
-    batch, seq_len = (16, 64) if kind == "gpt" else (64, 64)
+    batch, seq_len = SHAPES[kind]
     ms = ms_per_step(kind, config, batch, seq_len, **options)
     report("train_ms_per_step", round(ms, 2), model=kind, variant=name, batch_size=batch, seq_len=seq_len,
            tokens_per_s=round(batch * seq_len / ms * 1000), **{k: v for k, v in config.items() if k != "vocab_size"})

@@ -203,3 +203,22 @@ def test_training_lowers_the_loss():
     before = evaluate(model, ids)
     metrics = list(train(model, ids, ids[:100], quick_config(max_steps=40, seq_len=8, learning_rate=3e-2)))
     assert metrics[-1]["val_loss"] < 0.2 * before
+
+
+def test_bf16_autocast_trains_on_the_cpu_too():
+    """``precision="bf16"``: the matrix products in bf16 (the chat build's choice on a CPU), the
+    weights still fp32; it learns what fp32 learns."""
+    ids = torch.arange(400) % VOCAB
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        model = tiny_model("gpt")
+        before = evaluate(model, ids)
+        metrics = list(train(model, ids, ids[:100], quick_config(max_steps=40, learning_rate=3e-2, precision=precision)))
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        losses[precision] = metrics[-1]["val_loss"] / before
+    assert losses["bf16"] < 0.2 and losses["fp32"] < 0.2
+
+
+def test_an_unknown_precision_fails_clearly():
+    with pytest.raises(ValueError, match="precision must be auto, bf16 or fp32"):
+        next(train(tiny_model("gpt"), random_ids(100), random_ids(50), quick_config(precision="fp8")))

@@ -38,6 +38,7 @@ class TrainConfig:
     eval_tokens: int | None = 32_768  # val tokens used by those evaluations (None = all); the final one uses all
     seed: int = 1337  # seeds batch sampling (seed the model's init yourself, see seed_everything)
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+    precision: str = "auto"  # "auto": bf16 autocast on a GPU that has it, else fp32; "bf16" or "fp32" on any device
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -51,10 +52,17 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on GPUs that support it (faster matmuls, no loss scaling); fp32 elsewhere."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, precision: str = "auto"):
+    """bf16 autocast (matrix products in bf16, weights and their updates in fp32; no loss scaling).
+
+    ``auto`` turns it on for GPUs that support it. On a CPU it pays only for large enough matrix
+    products and a CPU with bf16 instructions (``python bench/bench_step.py``): the chat model's
+    build asks for it (``--precision bf16``), small models are faster in fp32.
+    """
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -206,7 +214,7 @@ def train(
                 group["lr"] = lr
 
             x, y = (t.to(device, non_blocking=True) for t in batch_fn(generator))
-            with autocast(device):
+            with autocast(device, config.precision):
                 _, loss = stepper(x, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
