@@ -2,7 +2,7 @@
 # Build the shipped chat model from nothing: base pretraining -> SFT, evaluated; with RL=1, RL on
 # top of it, evaluated too. Every stage counts steps, not seconds, so the numbers reproduce.
 #
-#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about 31 minutes on a quiet 2-core CPU,
+#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about XX minutes on a quiet 2-core CPU,
 #   RL=1 bash scripts/build_chat.sh       and 6 more for RL)
 #
 # OUT is the shipped model (SFT): `cp OUT/* tinylm/pretrained/chat/`. `eval-chat --save` records its
@@ -15,6 +15,10 @@ OUT=${1:-out/chat}
 THREADS=${THREADS:-2}
 BASE_STEPS=${BASE_STEPS:-1500}
 DEMOS=${DEMOS:-0}  # written conversations SFT learns from; 0 = a fresh one every time (RL needs only the checker)
+ASIDES=${ASIDES:-0.15}  # share of SFT's questions with a few words of Shakespeare that change nothing
+# bf16 autocast: 1.4x faster steps at this size on a CPU with bf16 instructions (python bench/bench_step.py);
+# PRECISION=fp32 where it is not (an older CPU emulates bf16, and is slower with it)
+PRECISION=${PRECISION:-bf16}
 SFT_STEPS=${SFT_STEPS:-3000}
 RL_ROUNDS=${RL_ROUNDS:-3}
 SECONDS=0
@@ -23,10 +27,11 @@ stage() {  # print how long the stage took and the load average (1, 5, 15 minute
     echo "$1: $((SECONDS - last)) s (total $SECONDS s, load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     last=$SECONDS
 }
-python -m tinylm train --preset chat-base --steps "$BASE_STEPS" --out "$OUT-base" --threads "$THREADS" --quiet
+python -m tinylm train --preset chat-base --steps "$BASE_STEPS" --out "$OUT-base" --threads "$THREADS" \
+    --precision "$PRECISION" --quiet
 stage base
-python -m tinylm sft --base "$OUT-base" --out "$OUT" --steps "$SFT_STEPS" --demos "$DEMOS" --name chat \
-    --threads "$THREADS" --quiet
+python -m tinylm sft --base "$OUT-base" --out "$OUT" --steps "$SFT_STEPS" --demos "$DEMOS" --asides "$ASIDES" \
+    --name chat --precision "$PRECISION" --threads "$THREADS" --quiet
 stage sft
 python -m tinylm eval-chat --ckpt "$OUT" --save --threads "$THREADS" | tail -1 > "$OUT/eval.json"
 stage eval

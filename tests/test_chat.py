@@ -328,6 +328,11 @@ def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
                 "idk_out_of_scope", "idk_out_of_scope_new_phrasings", "false_idk"):
         assert 0 <= result[key] <= 1, key
     assert "held out phrasings" in out.stderr  # the per-task table
+    # more SFT on top: the new model has no figures until it is evaluated (the Chat tab shows them)
+    run_cli("sft", "--base", str(tmp_path / "rl"), "--out", str(tmp_path / "more"), "--steps", "2", "--batch-size", "4",
+            "--quiet", "--threads", "1", "--precision", "bf16", "--asides", "0.5")
+    info = load_checkpoint(tmp_path / "more").info
+    assert not {"eval", "eval_sft", "rl"} & set(info) and info["asides"] == 0.5
 
 
 @pytest.mark.heavy

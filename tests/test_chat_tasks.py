@@ -11,13 +11,16 @@ import re
 
 import pytest
 
-from tinylm.chat_tasks import ChatTasks
+from tinylm.chat_tasks import ASIDE_GRAMMAR_WORDS, ASIDES_FILE, ChatTasks
 from tinylm.chat_wordings import (
+    EXTRA_SHAPES,
+    GRAMMAR_WORDS,
     IDK,
     MAX_NUMBER,
     NUMBER_WORDS,
     OUT_OF_SCOPE,
     OUT_OF_SCOPE_HELD_OUT,
+    SMALL_TALK,
     TASK_NAMES,
     TASKS,
 )
@@ -119,6 +122,26 @@ def test_questions_come_in_many_frames(tasks):
     assert any("'" in p or '"' in p for p in prompts)  # quoted items
 
 
+def test_an_aside_adds_words_of_shakespeare_and_changes_nothing_else(tasks):
+    def words(text):
+        return set(re.findall(r"[a-z]+", text.lower()))
+
+    shakespeare = words(ASIDES_FILE.read_text(encoding="utf-8"))
+    rng = random.Random(5)
+    for _ in range(500):
+        example = tasks.sample(rng, asides=0)
+        aside = tasks.with_aside(example, rng)
+        assert (aside.task, aside.answer, aside.history) == (example.task, example.answer, example.history)
+        assert example.prompt.rstrip("?!. ") in aside.prompt and len(aside.prompt) > len(example.prompt)
+        added = words(aside.prompt) - words(example.prompt)
+        assert added <= shakespeare
+        assert not added & (tasks.eval_words | (GRAMMAR_WORDS - ASIDE_GRAMMAR_WORDS))  # no item, no task word
+        assert aside.prompt.isupper() == example.prompt.isupper()  # in capitals when the question is
+    talk = {p.lower().rstrip("?.!") for prompts, _ in SMALL_TALK for p in prompts}
+    drawn = [tasks.sample(rng) for _ in range(2000)]  # "hi, my lord" is not the small talk we answer
+    assert all(e.prompt.lower().rstrip("?.!") in talk for e in drawn if e.task == "small_talk")
+
+
 # --- the splits never leak -----------------------------------------------------------------------
 def test_held_out_shapes_and_frames_never_reach_any_training_text(training_text):
     _, text = training_text
@@ -182,13 +205,17 @@ def test_training_never_draws_a_held_out_shape_item_or_frame(tasks, monkeypatch)
     tasks.facts_text(3000)
     assert len(asked) > 5000
     held_out_combos = {(t, tuple(item)) for t, combos in tasks.held_out_combos.items() for item in combos}
+    extra = 0
     for task, phrasing, item, held_out_frame in asked:
-        assert phrasing in task.phrasings and not held_out_frame
+        assert (phrasing in task.phrasings or phrasing in EXTRA_SHAPES[task.name]) and not held_out_frame
+        extra += phrasing in EXTRA_SHAPES[task.name]
         if task.kind == "word":
             assert item[0] not in tasks.eval_words
         else:
-            assert (task.name, (task.phrasings.index(phrasing), item)) not in held_out_combos
+            if phrasing in task.phrasings:
+                assert (task.name, (task.phrasings.index(phrasing), item)) not in held_out_combos
             assert item not in tasks.pairs_unseen
+    assert 0.3 < extra / len(asked) < 0.6  # the extra shapes are drawn about as often as the others
 
 
 def test_no_evaluation_prompt_is_a_training_prompt(tasks, training_text):

@@ -16,13 +16,18 @@ thousands of wordings and has to learn the intent, not a sentence:
 
 - a *shape* (``Phrasing``): "what [letter |]comes after {x}[ in the alphabet|]", where ``[a|b|]``
   picks one alternative, in one of three forms: a question, a request ("spell {x} backwards") or a
-  bare phrase ("{x} backwards", "the letter after {x}");
+  bare phrase ("{x} backwards", "the letter after {x}"); training also draws ``EXTRA_SHAPES``,
+  written after the evaluation sets were fixed ("q, then what?", "flip tiger");
 - a *frame* around it: an opener ("hey, ", "quick question: "), a wrapper that fits the form
   ("can you ", "please ", "tell me ", "what is "), a tail (" please", " for me") and a sign-off
   (" thanks");
 - the item as people write it: ``q``, ``'q'``, ``"tiger"``, ``7`` or ``seven``, ``2+2`` or ``2 + 2``;
 - noise: all lower case, sometimes all capitals, missing or doubled punctuation, a typo now and
-  then (never in the item itself).
+  then (never in the item itself);
+- an *aside* now and then: a few words that change nothing ("my lord, reverse tiger", "what is
+  2 + 3? good night"), taken from Tiny Shakespeare so that their vocabulary is far bigger than the
+  grammar's. A wording a stranger types has words the grammar never had; the asides teach the model
+  that an unfamiliar word is no reason to say "I do not know" (out-of-scope questions get them too).
 
 Evaluation is honest only on what the model never trained on, so the data is split once, and no
 stage (base pretraining text, SFT, RL) ever sees the held-out side:
@@ -46,6 +51,7 @@ the training facts as plain sentences for the base model's pretraining.
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,6 +59,8 @@ from pathlib import Path
 from typing import Callable
 
 from .chat_wordings import (
+    EXTRA_SHAPES,
+    EXTRA_WORDS,
     FACT_WEIGHTS,
     GRAMMAR_WORDS,
     IDK,
@@ -68,6 +76,7 @@ from .chat_wordings import (
     TASKS,
     Task,
 )
+from .data import CORPORA_DIR
 from .phrasing import (
     HELD_OUT_FRAMES,
     QUESTION_PUNCTUATION,
@@ -82,6 +91,12 @@ from .phrasing import (
 )
 
 WORDS_FILE = Path(__file__).resolve().parent.parent / "datasets_cfg" / "chat_words.txt"
+ASIDES_FILE = CORPORA_DIR / "tinyshakespeare.txt"  # shipped with the package (public domain)
+ASIDE_SHARE = 0.15  # training questions that get an aside
+# the only words of the grammar an aside may use: a run of Shakespeare is never a question about a
+# letter, a word or a sum (no task word in it), nor a held-out wording in disguise
+ASIDE_GRAMMAR_WORDS = frozenset("a an the of to in on at by for with and but so not i me my you your it this that "
+                                "be do".split())
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,24 @@ def is_idk(reply: str) -> bool:
 def read_words(path: Path = WORDS_FILE) -> list[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
     return [w.strip() for w in lines if w.strip() and not w.startswith("#")]
+
+
+def read_asides(banned: set[str] | frozenset[str], path: Path = ASIDES_FILE) -> list[list[str]]:
+    """The lines of Tiny Shakespeare as lower-case words (no speakers' names, no punctuation),
+    each cut where a ``banned`` word was, so that any run of words in it is an aside we may use."""
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line.endswith(":"):
+            continue
+        run: list[str] = []
+        for word in re.findall(r"[a-z]+(?:'[a-z]+)?", line.lower()):
+            if any(part in banned for part in word.split("'")):  # "arm'd" holds "arm"
+                runs.append(run)
+                run = []
+            else:
+                run.append(word)
+        runs.append(run)
+    return [r for r in runs if r]
 
 
 def _split(items: list, held_out: float, rng: random.Random) -> tuple[list, list]:
@@ -189,6 +222,41 @@ class ChatTasks:
             item = rng.choice(self._train_items[task.name])
             if (task.name, p, item) not in self._held_out_set:
                 return p, item
+
+    @cached_property
+    def _asides(self) -> list[list[str]]:
+        """Runs of Shakespeare without a held-out word (an item, or a word of a held-out wording)
+        or a word the questions themselves use (bar ``ASIDE_GRAMMAR_WORDS``)."""
+        return read_asides((self.eval_words | GRAMMAR_WORDS | EXTRA_WORDS) - ASIDE_GRAMMAR_WORDS)
+
+    def with_aside(self, example: Example, rng: random.Random) -> Example:
+        """The example with 1 to 4 words of Shakespeare before the question, at its end or after it,
+        in the question's case. The answer stays what it was: the aside changes nothing."""
+        run = rng.choice(self._asides)
+        n = rng.randint(1, min(4, len(run)))
+        start = rng.randrange(len(run) - n + 1)
+        aside = " ".join(run[start:start + n])
+        prompt = example.prompt
+        if prompt.isupper():
+            aside = aside.upper()
+        where = rng.random()
+        if where < 0.4:
+            prompt = f"{aside[:1].upper() + aside[1:] if prompt[:1].isupper() else aside}, {prompt}"
+        elif where < 0.7:
+            body = prompt.rstrip("?!. ")
+            prompt = f"{body}, {aside}{prompt[len(body):]}"
+        else:
+            prompt = f"{prompt} {aside}"
+        return Example(example.task, prompt, example.answer, example.history)
+
+    def _training_shape(self, task: Task, rng: random.Random) -> tuple[Phrasing, tuple]:
+        """A trained shape and an item for it, for the training draws: one of ``Task.phrasings``
+        (never with an item held out of it) or, as often as each of those, one of the extra shapes."""
+        extra = EXTRA_SHAPES.get(task.name, ())
+        p, item = self._train_item(task, rng)
+        if rng.random() < len(extra) / (len(extra) + len(task.phrasings)):
+            return rng.choice(extra), item
+        return task.phrasings[p], item
 
     # -- writing a question --------------------------------------------------------------------
     def _frame(self, form: str, rng: random.Random, held_out: bool = False) -> tuple[str, str, str, str, bool]:
@@ -324,16 +392,19 @@ class ChatTasks:
         return Example("small_talk", prompt, reply)
 
     # -- drawing training examples ------------------------------------------------------------
-    def sample(self, rng: random.Random, out_of_scope: float = 0.22, small_talk: float = 0.05) -> Example:
-        """One training example: a checkable task, small talk or an out-of-scope question."""
+    def sample(self, rng: random.Random, out_of_scope: float = 0.22, small_talk: float = 0.05,
+               asides: float = ASIDE_SHARE) -> Example:
+        """One training example: a checkable task, small talk or an out-of-scope question; an
+        ``asides`` share of the questions with an aside (``with_aside``)."""
         r = rng.random()
+        if r < out_of_scope + small_talk and r >= out_of_scope:
+            return self.small_talk_example(rng)  # "hi, my lord" is no longer small talk we can answer
         if r < out_of_scope:
-            return self.out_of_scope_example(rng)
-        if r < out_of_scope + small_talk:
-            return self.small_talk_example(rng)
-        task = rng.choices(TASKS, TASK_WEIGHTS)[0]
-        p, item = self._train_item(task, rng)
-        return self.task_example(task, task.phrasings[p], item, rng)
+            example = self.out_of_scope_example(rng)
+        else:
+            task = rng.choices(TASKS, TASK_WEIGHTS)[0]
+            example = self.task_example(task, *self._training_shape(task, rng), rng)
+        return self.with_aside(example, rng) if asides and rng.random() < asides else example
 
     def conversation(self, rng: random.Random, max_earlier: int = 2) -> Example:
         """A training example asked after 0 to ``max_earlier`` earlier exchanges (each one a
@@ -457,8 +528,7 @@ class ChatTasks:
         while len(lines) < n_lines:
             if rng.random() < questions:
                 task = rng.choices(TASKS, TASK_WEIGHTS)[0]
-                p, item = self._train_item(task, rng)
-                example = self.task_example(task, task.phrasings[p], item, rng)
+                example = self.task_example(task, *self._training_shape(task, rng), rng)
                 lines.append(f"{example.prompt} {example.answer}")
                 continue
             task = rng.choices(TASKS, FACT_WEIGHTS)[0]

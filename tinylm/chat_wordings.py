@@ -200,6 +200,99 @@ TASKS: tuple[Task, ...] = (
     )),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)
+# More trained shapes, written after the evaluation sets were fixed: training draws them beside
+# ``Task.phrasings``, the evaluation never does (so its sets stay what they were). Whoever wrote
+# them had seen the held-out shapes, so they keep to a rule: none uses a held-out shape's telling
+# words ("followed by", "look like", "make up", "starting from", "using only", "total", "vs" ...) or
+# a held-out frame's ("what would be"), and the numbers keep their order ("add {x} and {y}", never
+# "add {y} to {x}", which a trained shape would read as the pair (y, x)).
+# The item moves around in them, as it does when people talk ("q, then what?").
+EXTRA_SHAPES: dict[str, tuple[Phrasing, ...]] = {
+    "letter_after": (
+        question(f"{_LETTER}[,|] then what"),
+        question(f"{_LETTER}: what comes next"),
+        question(f"which letter do you get after {_LETTER}"),
+        question(f"what letter [sits|is placed] after {_LETTER}"),
+        question(f"what is one letter after {_LETTER}"),
+        request(f"name the [next |]letter after {_LETTER}"),
+        request(f"[tell me|say] what comes after {_LETTER}"),
+        phrase(f"the letter that comes after {_LETTER}"),
+        phrase(f"{_LETTER} and then which letter"),
+    ),
+    "letter_before": (
+        question(f"{_LETTER}[,|] and before that"),
+        question(f"{_LETTER}: what comes before it"),
+        question(f"which letter do you get before {_LETTER}"),
+        question(f"what letter [sits|is placed] before {_LETTER}"),
+        question(f"what is one letter before {_LETTER}"),
+        request(f"name the letter before {_LETTER}"),
+        request(f"[tell me|say] what comes before {_LETTER}"),
+        phrase(f"the letter that comes before {_LETTER}"),
+        phrase(f"which letter comes right before {_LETTER}"),
+    ),
+    "reverse": (
+        request(f"flip {_WORD}[ around|]"),
+        request(f"turn {_WORD} around"),
+        request(f"read {_WORD} from right to left"),
+        request(f"write {_WORD} from the end to the start"),
+        question(f"how is {_WORD} spelled backwards"),
+        question(f"{_WORD}: how do you spell it backwards"),
+        phrase(f"{_WORD} in reverse[ order|]"),
+        phrase(f"the backwards spelling of {_WORD}"),
+        phrase(f"{_WORD} the other way round"),
+    ),
+    "count_letters": (
+        question(f"{_WORD}: how many letters"),
+        question(f"how many letters in {_WORD}"),
+        question(f"what number of letters does {_WORD} have"),
+        question(f"how many letters would {_WORD} have"),
+        request(f"tell me the length of {_WORD}"),
+        request(f"give me the number of letters in {_WORD}"),
+        question(f"how many letters has {_WORD} got"),
+        phrase(f"length of {_WORD} in letters"),
+        phrase(f"the size of {_WORD} in letters"),
+    ),
+    "uppercase": (
+        request(f"capitalize {_WORD} [completely|fully|entirely]"),
+        request(f"shout {_WORD}"),
+        request(f"[type|print] {_WORD} in [caps|capitals|upper case]"),
+        request(f"change {_WORD} to [capitals|upper case]"),
+        question(f"{_WORD}: how is it written in capitals"),
+        question(f"can {_WORD} be written in [capitals|upper case]"),
+        phrase(f"{_WORD} [written |]in big letters"),
+        phrase(f"the capital letters of {_WORD}"),
+    ),
+    "add": (
+        question("{x} and {y}, what is the sum"),
+        question("{x} [+|plus] {y}? what do you get"),
+        question("if I add {x} and {y}, what do I get"),
+        question("what is the sum of {x} and {y}"),
+        request("[tell me|give me] the sum of {x} and {y}"),
+        request("do {x} [+|plus] {y}"),
+        phrase("{x} [+|plus] {y}, the answer"),
+        phrase("adding {x} and {y}"),
+    ),
+    "subtract": (
+        question("{x} [-|minus] {y}? what do you get"),
+        question("if I take {y} from {x}, what do I get"),
+        question("what is {x} less {y}"),
+        question("what is the difference of {x} and {y}"),
+        request("[tell me|give me] the difference between {x} and {y}"),
+        request("do {x} [-|minus] {y}"),
+        phrase("{x} [-|minus] {y}, the answer"),
+        phrase("{y} less than {x}"),
+    ),
+    "bigger": (
+        question("{x} or {y}[:|,] which one is [bigger|larger|greater]"),
+        question("which wins, {x} or {y}"),
+        question("which is greater: {x} or {y}"),
+        question("which is the [higher|greater] number, {x} or {y}"),
+        request("[tell me|say] the [bigger|larger] of {x} and {y}"),
+        question("which one is [bigger|larger] of {x} and {y}"),
+        phrase("the [higher|greater] number[:|,] {x} or {y}"),
+        phrase("[bigger|larger] one: {x} or {y}"),
+    ),
+}
 # how often each task is drawn for training: the arithmetic and reversing take the most practice
 TASK_WEIGHTS = tuple({"add": 2.0, "subtract": 2.0, "reverse": 1.5, "count_letters": 1.3}.get(t.name, 1.0) for t in TASKS)
 # and how often each is written as a fact for pretraining: the sums are 441 facts each, to learn by heart
@@ -310,6 +403,11 @@ SUBJECTS = {
 }
 PAIRED_SUBJECTS = {"place2": "place", "food2": "food", "animal2": "animal"}  # a second, different one
 
+
+# the words of the extra shapes: no aside may use them (they are not in GRAMMAR_WORDS, which fixed the
+# split of the words before the extra shapes were written; tests check none of them is held out)
+EXTRA_WORDS = frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for shapes in EXTRA_SHAPES.values()
+                                                          for p in shapes).lower()))
 
 # every word the fixed text of the data uses: never held out as an item
 GRAMMAR_WORDS = frozenset(re.findall(r"[a-z]+", " ".join([

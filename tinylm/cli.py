@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from . import hf, hub
 from .chat import ChatFormatError, example_messages, parse_jsonl, reply_stream, sft, task_draw
-from .chat_tasks import ChatTasks
+from .chat_tasks import ASIDE_SHARE, ChatTasks
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import load_corpus
 from .models import config_fields, model_kind
@@ -33,6 +33,7 @@ from .train import TrainConfig, evaluate, seed_everything
 
 RL_DEFAULTS = RLConfig()
 CKPT_HELP = "checkpoint directory or .zip, or a transformers folder written by export or finetune-hf"
+PRECISION_HELP = "auto (bf16 autocast on a GPU that has it, else fp32), bf16 or fp32: bf16 on a CPU pays for the chat model"
 
 
 def _json_line(obj: dict) -> None:
@@ -98,6 +99,7 @@ def _train(args, rank: int) -> None:
     if args.max_seconds is not None:
         config.train.max_seconds = args.max_seconds
     config.train.device = args.device
+    config.train.precision = args.precision
     if args.steps is not None and args.preset:
         config.train.max_steps = args.steps
     out = args.out or f"out/{args.preset or config.dataset + '-' + config.model}"
@@ -195,10 +197,10 @@ def cmd_sft(args) -> None:
             shown = ", ".join(repr(u) for u in sorted(unknown)[:20])
             sys.stderr.write(f"warning: not in the model's vocabulary, read as <|unk|>: {shown}\n")
     demos = tasks.demonstrations(args.demos, seed=args.seed) if args.demos else None
-    draw = task_draw(tasks, user, user_share=args.user_share if user else 0.0, demos=demos)
+    draw = task_draw(tasks, user, user_share=args.user_share if user else 0.0, demos=demos, asides=args.asides)
     config = TrainConfig(max_steps=args.steps, max_seconds=args.max_seconds, batch_size=args.batch_size,
                          learning_rate=args.lr, warmup_steps=50, eval_interval=args.eval_interval, seed=args.seed,
-                         device=args.device)
+                         device=args.device, precision=args.precision)
     seed_everything(args.seed)
     metrics = []
     for m in sft(ckpt.model, ckpt.tokenizer, draw, config, _chat_val(tasks)):
@@ -207,7 +209,10 @@ def cmd_sft(args) -> None:
             _progress(m["step"], config.max_steps, m)
     sys.stderr.write("\n")
     last = metrics[-1]
-    info = {**ckpt.info, "name": args.name or "chat-sft", "base": str(args.base), "stage": "sft", "demos": args.demos,
+    not_this_models = ("eval", "eval_sft", "rl", "seconds_rl", "command_rl")  # the figures of the model it started from
+    kept = {k: v for k, v in ckpt.info.items() if k not in not_this_models}
+    info = {**kept, "name": args.name or "chat-sft", "base": str(args.base), "stage": "sft", "demos": args.demos,
+            "asides": args.asides,
             "steps": last["step"], "seconds": round(last["elapsed"], 2), "val_loss": round(last["val_loss"], 4),
             "split_seed": args.split_seed, "command": "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     save_checkpoint(args.out, ckpt.model, ckpt.tokenizer, metrics, **info)
@@ -320,6 +325,8 @@ def add_chat_commands(subparsers) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--data", help='your JSONL: {"input": ..., "output": ...} or {"messages": [...]} per line')
     p.add_argument("--user-share", type=float, default=0.5, help="share of batches' conversations taken from --data")
+    p.add_argument("--asides", type=float, default=ASIDE_SHARE,
+                   help="share of generated questions with an aside (a few words of Shakespeare that change nothing)")
     p.add_argument("--demos", type=int, default=0,
                    help="train on a fixed set of this many generated conversations (0 = a fresh one every time)")
     p.add_argument("--steps", type=int, default=2000)
@@ -332,6 +339,7 @@ def add_chat_commands(subparsers) -> None:
     p.add_argument("--name", help="the checkpoint's name (default chat-sft)")
     p.add_argument("--threads", type=int)
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help=PRECISION_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_sft)
 
@@ -459,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint directory (default out/NAME)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1 ...")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help=PRECISION_HELP)
     p.add_argument("--weights-digest", action="store_true", help="print a hash of the final weights (per process)")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the model card")
