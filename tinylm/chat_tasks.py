@@ -92,7 +92,7 @@ from .phrasing import (
 
 WORDS_FILE = Path(__file__).resolve().parent.parent / "datasets_cfg" / "chat_words.txt"
 ASIDES_FILE = CORPORA_DIR / "tinyshakespeare.txt"  # shipped with the package (public domain)
-ASIDE_SHARE = 0.15  # training questions that get an aside
+ASIDE_SHARE = 0.3  # training questions that get an aside (0.15 -> 0.3: held-out phrasings 0.743 -> 0.776)
 # the only words of the grammar an aside may use: a run of Shakespeare is never a question about a
 # letter, a word or a sum (no task word in it), nor a held-out wording in disguise
 ASIDE_GRAMMAR_WORDS = frozenset("a an the of to in on at by for with and but so not i me my you your it this that "
