@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from tinylm import chat_tasks
 from tinylm.chat_tasks import ASIDE_GRAMMAR_WORDS, ASIDES_FILE, ChatTasks
 from tinylm.chat_wordings import (
     EXTRA_SHAPES,
@@ -140,6 +141,18 @@ def test_an_aside_adds_words_of_shakespeare_and_changes_nothing_else(tasks):
     talk = {p.lower().rstrip("?.!") for prompts, _ in SMALL_TALK for p in prompts}
     drawn = [tasks.sample(rng) for _ in range(2000)]  # "hi, my lord" is not the small talk we answer
     assert all(e.prompt.lower().rstrip("?.!") in talk for e in drawn if e.task == "small_talk")
+
+
+def test_the_extra_shapes_and_asides_leave_the_evaluation_sets_alone(monkeypatch):
+    """They were added after the sets were fixed: the figures before and after them are comparable."""
+    def prompts():
+        return {name: [(e.prompt, e.answer, e.history) for e in examples]
+                for name, examples in ChatTasks().eval_sets(per_task=20, out_of_scope=40, multi_turn=5).items()}
+
+    now = prompts()
+    monkeypatch.setattr(chat_tasks, "EXTRA_SHAPES", {})
+    monkeypatch.setattr(chat_tasks, "ASIDE_SHARE", 0.0)
+    assert prompts() == now
 
 
 # --- the splits never leak -----------------------------------------------------------------------
