@@ -18,6 +18,7 @@ from tinylm.checkpoint import (
     pack_zip,
     save_checkpoint,
     unpack_zip,
+    update_info,
 )
 from tinylm.models import build_model, model_config
 from tinylm.sample import top_next_tokens
@@ -112,6 +113,24 @@ def test_metrics_csv_round_trip(saved):
     fields = ("step", "train_loss", "val_loss", "lr", "tokens", "elapsed")
     assert rows == [{k: m[k] for k in fields} for m in METRICS]  # None stays None, numbers come back
     assert (saved / "metrics.csv").read_text().splitlines()[0] == ",".join(fields)
+
+
+def test_update_info_changes_the_config_and_card_and_leaves_the_weights_alone(saved, tmp_path):
+    weights = (saved / "model.safetensors").read_bytes()
+    written = {f.name: f.stat().st_mtime_ns for f in saved.iterdir() if f.name not in ("config.json", "README.md")}
+    update_info(saved, eval={"held_out_phrasings": 0.5}, params=1)  # params describes the model: not changed
+    ckpt = load_checkpoint(saved)
+    assert ckpt.info["eval"] == {"held_out_phrasings": 0.5} and ckpt.info["name"] == "tiny"
+    assert json.loads((saved / "config.json").read_text())["params"] != 1
+    assert (saved / "model.safetensors").read_bytes() == weights
+    assert {f.name: f.stat().st_mtime_ns for f in saved.iterdir() if f.name in written} == written
+    assert (saved / "README.md").read_text() == checkpoint.model_card(json.loads((saved / "config.json").read_text()))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="not a checkpoint directory"):
+        update_info(tmp_path / "empty", eval={})
+    (tmp_path / "empty" / "config.json").write_text('{"model_type": "gpt2"}')  # a transformers folder
+    with pytest.raises(CheckpointError, match="not a tinylm checkpoint"):
+        update_info(tmp_path / "empty", eval={})
 
 
 def test_no_metrics_is_an_empty_curve(tmp_path):

@@ -78,6 +78,23 @@ def save_checkpoint(directory: str | Path, model, tokenizer: Tokenizer, metrics:
     return directory
 
 
+def update_info(directory: str | Path, **info) -> Path:
+    """Add or change ``info`` in a checkpoint directory's config.json, and its card; the weights,
+    tokenizer and metrics are left as they are (``eval-chat --save`` records its figures this way)."""
+    directory = Path(directory)
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{directory} is not a checkpoint directory with a readable config.json") from err
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{directory} is not a tinylm checkpoint directory (its config.json has no "
+                              f"format {FORMAT!r})")
+    config.update({k: v for k, v in info.items() if k not in RESERVED_KEYS})
+    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (directory / "README.md").write_text(model_card(config))
+    return directory
+
+
 def model_card(config: dict) -> str:
     """A short human-readable card for a checkpoint's config."""
     lines = [f"# {config.get('name', 'tinylm model')}", "",

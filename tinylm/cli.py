@@ -21,7 +21,7 @@ import torch.distributed as dist
 from . import hf, hub
 from .chat import ChatFormatError, example_messages, parse_jsonl, reply_stream, sft, task_draw
 from .chat_tasks import ASIDE_SHARE, ChatTasks
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, update_info
 from .data import load_corpus
 from .models import config_fields, model_kind
 from .presets import PRESETS, get_preset
@@ -263,7 +263,10 @@ def cmd_eval_chat(args) -> None:
             sys.stderr.write(f"{name} {m['task']}: {before}{m['prompt']!r} -> {m['reply']!r} (expected {m['expected']!r})\n")
     seconds = round(time.perf_counter() - started, 2)
     if args.save:  # the figures travel with the model: its config.json, card and the Chat tab show them
-        save_checkpoint(args.ckpt, ckpt.model, ckpt.tokenizer, ckpt.metrics, **{**ckpt.info, "eval": result})
+        try:
+            update_info(args.ckpt, eval=result)
+        except CheckpointError as err:
+            raise SystemExit(f"error: --save: {err}") from err
     _json_line({**result, "seconds": seconds, "ckpt": str(args.ckpt)})
 
 
