@@ -2,7 +2,7 @@
 # Build the shipped chat model from nothing: base pretraining -> SFT, evaluated; with RL=1, RL on
 # top of it, evaluated too. Every stage counts steps, not seconds, so the numbers reproduce.
 #
-#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about XX minutes on a quiet 2-core CPU,
+#   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about 22 minutes on a quiet 2-core CPU,
 #   RL=1 bash scripts/build_chat.sh       and 6 more for RL)
 #
 # OUT is the shipped model (SFT): `cp OUT/* tinylm/pretrained/chat/`. `eval-chat --save` records its
@@ -13,13 +13,13 @@
 set -euo pipefail
 OUT=${1:-out/chat}
 THREADS=${THREADS:-2}
-BASE_STEPS=${BASE_STEPS:-1500}
+BASE_STEPS=${BASE_STEPS:-2000}
 DEMOS=${DEMOS:-0}  # written conversations SFT learns from; 0 = a fresh one every time (RL needs only the checker)
 ASIDES=${ASIDES:-0.3}  # share of SFT's questions with a few words of Shakespeare that change nothing
 # bf16 autocast: 1.4x faster steps at this size on a CPU with bf16 instructions (python bench/bench_step.py);
 # PRECISION=fp32 where it is not (an older CPU emulates bf16, and is slower with it)
 PRECISION=${PRECISION:-bf16}
-SFT_STEPS=${SFT_STEPS:-3000}
+SFT_STEPS=${SFT_STEPS:-2500}
 RL_ROUNDS=${RL_ROUNDS:-3}
 SECONDS=0
 last=0
@@ -32,6 +32,7 @@ python -m tinylm train --preset chat-base --steps "$BASE_STEPS" --out "$OUT-base
 stage base
 python -m tinylm sft --base "$OUT-base" --out "$OUT" --steps "$SFT_STEPS" --demos "$DEMOS" --asides "$ASIDES" \
     --name chat --precision "$PRECISION" --threads "$THREADS" --quiet
+python -c "from tinylm.checkpoint import update_info; update_info('$OUT', reproduce='bash scripts/build_chat.sh')"
 stage sft
 python -m tinylm eval-chat --ckpt "$OUT" --save --threads "$THREADS" | tail -1 > "$OUT/eval.json"
 stage eval

@@ -99,7 +99,8 @@ def _train(args, rank: int) -> None:
     if args.max_seconds is not None:
         config.train.max_seconds = args.max_seconds
     config.train.device = args.device
-    config.train.precision = args.precision
+    if args.precision:  # else the preset's (chat-base: bf16) or auto
+        config.train.precision = args.precision
     if args.steps is not None and args.preset:
         config.train.max_steps = args.steps
     out = args.out or f"out/{args.preset or config.dataset + '-' + config.model}"
@@ -470,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint directory (default out/NAME)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1 ...")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help=PRECISION_HELP)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], help=PRECISION_HELP + " (default: the preset's, else auto)")
     p.add_argument("--weights-digest", action="store_true", help="print a hash of the final weights (per process)")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the model card")

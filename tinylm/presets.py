@@ -49,8 +49,8 @@ PRESETS: dict[str, RunConfig] = {
     "chat-base": RunConfig(
         dataset="chat_base", tokenizer="char", model="gpt",
         model_config=dict(block_size=256, n_layer=4, n_head=4, n_embd=128),
-        train=TrainConfig(max_steps=1500, batch_size=16, learning_rate=3e-3, warmup_steps=100,
-                          eval_interval=500),
+        train=TrainConfig(max_steps=2000, batch_size=16, learning_rate=3e-3, warmup_steps=100,
+                          eval_interval=500, precision="bf16"),
     ),
 }
 

@@ -74,7 +74,7 @@ _slots = TrainingSlots(MAX_CONCURRENT_FINETUNES, max_hold_seconds=MAX_FINETUNE_S
 SKILLS = {
     "letters": ["what comes after the letter q?", "Which letter is before m?"],
     "words": ["Can you reverse tiger?", "Write the word garden in capital letters.",
-              "Count how many letters planet has."],
+              "Count how many letters tiger has."],
     "numbers": ["What is 2+2?", "seven plus eight?", "What is 15 - 6?", "Which is bigger, 12 or 17?"],
     "talk": ["hi", "Who are you?", "What year did World War II end?", "What is 7 times 8?"],
 }
