@@ -3,7 +3,7 @@
 # top of it, evaluated too. Every stage counts steps, not seconds, so the numbers reproduce.
 #
 #   bash scripts/build_chat.sh [OUT]      (default OUT=out/chat; about 22 minutes on a quiet 2-core CPU,
-#   RL=1 bash scripts/build_chat.sh       and 6 more for RL)
+#   RL=1 bash scripts/build_chat.sh       and 7 more for RL)
 #
 # OUT is the shipped model (SFT): `cp OUT/* tinylm/pretrained/chat/`. `eval-chat --save` records its
 # figures in it (config.json "eval": its card and the Chat tab show them); OUT/eval.json has the
