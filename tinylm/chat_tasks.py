@@ -397,7 +397,7 @@ class ChatTasks:
         """One training example: a checkable task, small talk or an out-of-scope question; an
         ``asides`` share of the questions with an aside (``with_aside``)."""
         r = rng.random()
-        if r < out_of_scope + small_talk and r >= out_of_scope:
+        if out_of_scope <= r < out_of_scope + small_talk:
             return self.small_talk_example(rng)  # "hi, my lord" is no longer small talk we can answer
         if r < out_of_scope:
             example = self.out_of_scope_example(rng)
