@@ -301,6 +301,13 @@ def run_cli(*args, timeout=300):
     return result
 
 
+@pytest.mark.served
+def test_cli_sft_refuses_an_asides_share_outside_0_to_1(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tinylm", "sft", "--base", str(tmp_path), "--out", str(tmp_path / "o"),
+                             "--asides", "1.5"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "--asides is a share of the questions, between 0 and 1" in result.stderr
+
+
 @pytest.mark.heavy
 def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
     base = tmp_path / "base"

@@ -188,6 +188,8 @@ def _chat_val(tasks) -> list:
 def cmd_sft(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not 0 <= args.asides <= 1:
+        raise SystemExit(f"error: --asides is a share of the questions, between 0 and 1, not {args.asides}")
     ckpt = load_checkpoint(args.base)
     tasks = ChatTasks(seed=args.split_seed)
     user = []
