@@ -253,10 +253,10 @@ class ChatTasks:
         """A trained shape and an item for it, for the training draws: one of ``Task.phrasings``
         (never with an item held out of it) or, as often as each of those, one of the extra shapes."""
         extra = EXTRA_SHAPES.get(task.name, ())
-        p, item = self._train_item(task, rng)
+        phrasing, item = self._shape_and_item(task, rng)
         if rng.random() < len(extra) / (len(extra) + len(task.phrasings)):
             return rng.choice(extra), item
-        return task.phrasings[p], item
+        return phrasing, item
 
     # -- writing a question --------------------------------------------------------------------
     def _frame(self, form: str, rng: random.Random, held_out: bool = False) -> tuple[str, str, str, str, bool]:
@@ -496,6 +496,8 @@ class ChatTasks:
         return examples
 
     def _shape_and_item(self, task: Task, rng: random.Random) -> tuple[Phrasing, tuple]:
+        """One of ``Task.phrasings`` and an item never held out of it. The evaluation's earlier turns
+        draw these, never the extra shapes, so its sets stay what they were before them."""
         p, item = self._train_item(task, rng)
         return task.phrasings[p], item
 
