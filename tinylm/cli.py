@@ -29,7 +29,7 @@ from .rl import RLConfig, evaluate_chat, rejection_sampling
 from .runs import RunConfig, prepare_run, save_run, train_run
 from .sample import TextStream, continue_text, prompt_ids
 from .tokenizer import KINDS, PRETRAINED_KINDS, build_tokenizer
-from .train import TrainConfig, evaluate, seed_everything
+from .train import PRECISIONS, TrainConfig, evaluate, seed_everything
 
 RL_DEFAULTS = RLConfig()
 CKPT_HELP = "checkpoint directory or .zip, or a transformers folder written by export or finetune-hf"
@@ -345,7 +345,7 @@ def add_chat_commands(subparsers) -> None:
     p.add_argument("--name", help="the checkpoint's name (default chat-sft)")
     p.add_argument("--threads", type=int)
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help=PRECISION_HELP)
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_sft)
 
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint directory (default out/NAME)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1 ...")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], help=PRECISION_HELP + " (default: the preset's, else auto)")
+    p.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP + " (default: the preset's, else auto)")
     p.add_argument("--weights-digest", action="store_true", help="print a hash of the final weights (per process)")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the model card")

@@ -21,6 +21,9 @@ from torch.nn.parallel import DistributedDataParallel
 Batch = tuple[torch.Tensor, torch.Tensor]  # (x, y), both (B, T) ids; y = -1 is not a target
 
 
+PRECISIONS = ("auto", "bf16", "fp32")  # TrainConfig.precision, see autocast
+
+
 @dataclass
 class TrainConfig:
     max_steps: int = 1000  # optimizer steps (the schedule ends here unless max_seconds ends it first)
@@ -59,7 +62,7 @@ def autocast(device: torch.device, precision: str = "auto"):
     products and a CPU with bf16 instructions (``python bench/bench_step.py``): the chat model's
     build asks for it (``--precision bf16``), small models are faster in fp32.
     """
-    if precision not in ("auto", "bf16", "fp32"):
+    if precision not in PRECISIONS:
         raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
     if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
