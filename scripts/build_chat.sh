@@ -32,7 +32,8 @@ python -m tinylm train --preset chat-base --steps "$BASE_STEPS" --out "$OUT-base
 stage base
 python -m tinylm sft --base "$OUT-base" --out "$OUT" --steps "$SFT_STEPS" --demos "$DEMOS" --asides "$ASIDES" \
     --name chat --precision "$PRECISION" --threads "$THREADS" --quiet
-python -c "from tinylm.checkpoint import update_info; update_info('$OUT', reproduce='bash scripts/build_chat.sh')"
+python -c "import sys; from tinylm.checkpoint import update_info; update_info(sys.argv[1], reproduce='bash scripts/build_chat.sh')" \
+    "$OUT"
 stage sft
 python -m tinylm eval-chat --ckpt "$OUT" --save --threads "$THREADS" | tail -1 > "$OUT/eval.json"
 stage eval
