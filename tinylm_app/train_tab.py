@@ -399,8 +399,15 @@ def build(model_state: gr.State | None = None) -> gr.Blocks:
         # -- wiring ------------------------------------------------------------------------
         source.change(show_source, source, [dataset, dataset_info, upload, text], api_visibility="private",
                       show_progress="hidden")
-        dataset.change(dataset_defaults, dataset, [dataset_info, tokenizer, model, block_size], api_visibility="private",
-                       show_progress="hidden")
+        suggested_for = gr.State(default)  # the dataset whose suggestions the form took
+
+        def suggest(name, shown):
+            """A dataset's suggestions, once per pick: Gradio's dropdown reports a pick twice, a moment
+            apart, and the second report must not undo a model chosen in between."""
+            return (gr.skip(),) * 5 if name == shown else (*dataset_defaults(name), name)
+
+        dataset.change(suggest, [dataset, suggested_for], [dataset_info, tokenizer, model, block_size, suggested_for],
+                       api_visibility="private", show_progress="hidden")
         gr.on([model.change, tokenizer.change, budget.change], show_sizes, [model, tokenizer, budget],
               [block_size, n_embd, n_hidden, n_layer, n_head, vocab_size, steps], api_visibility="private",
               show_progress="hidden")

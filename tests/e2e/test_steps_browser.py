@@ -110,6 +110,19 @@ def test_bpe_merge_by_merge(page):
     page.screenshot(path=str(SCREENS / "bpe_steps.png"), full_page=True)
 
 
+def test_a_model_picked_right_after_a_dataset_stays_picked(page):
+    """Gradio's dropdown reports a pick twice, a moment apart; the dataset's suggestions come once,
+    so the second report does not put the suggested GPT back over the MLP just chosen."""
+    page.get_by_role("tab", name="Train").click()
+    for name in ("alphabet", "names", "alphabet"):
+        page.get_by_role("combobox", name="Dataset").click()
+        page.get_by_role("option", name=name, exact=True).click()
+        radio = page.get_by_role("radio", name="MLP (Bengio 2003)")
+        radio.check()  # Playwright fails here if a late suggestion undoes the click
+        page.wait_for_timeout(1_000)  # time for a second suggestion to land, if one were sent
+        assert radio.is_checked(), name
+
+
 def test_forward_pass_of_a_freshly_trained_model(page):
     page.get_by_role("tab", name="Train").click()
     page.get_by_role("combobox", name="Dataset").click()
