@@ -302,10 +302,19 @@ def run_cli(*args, timeout=300):
 
 
 @pytest.mark.served
-def test_cli_sft_refuses_an_asides_share_outside_0_to_1(tmp_path):
+@pytest.mark.parametrize("option", ["--asides", "--out-of-scope"])
+def test_cli_sft_refuses_a_share_outside_0_to_1(tmp_path, option):
     result = subprocess.run([sys.executable, "-m", "tinylm", "sft", "--base", str(tmp_path), "--out", str(tmp_path / "o"),
-                             "--asides", "1.5"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0 and "--asides is a share of the questions, between 0 and 1" in result.stderr
+                             option, "1.5"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and f"{option} is a share of the questions, between 0 and 1" in result.stderr
+
+
+def test_task_draw_asks_the_out_of_scope_share_it_is_given():
+    tasks, rng = ChatTasks(), random.Random(0)
+    for share in (0.0, 0.5):
+        draw = task_draw(tasks, out_of_scope=share, asides=0)
+        replies = [draw(rng)[-1]["content"] for _ in range(2000)]
+        assert abs(sum(r == IDK for r in replies) / len(replies) - share) < 0.04, share
 
 
 @pytest.mark.heavy
@@ -337,9 +346,9 @@ def test_cli_sft_rl_eval_chat_pipeline(tok, tmp_path):
     assert "held out phrasings" in out.stderr  # the per-task table
     # more SFT on top: the new model has no figures until it is evaluated (the Chat tab shows them)
     run_cli("sft", "--base", str(tmp_path / "rl"), "--out", str(tmp_path / "more"), "--steps", "2", "--batch-size", "4",
-            "--quiet", "--threads", "1", "--precision", "bf16", "--asides", "0.5")
+            "--quiet", "--threads", "1", "--precision", "bf16", "--asides", "0.5", "--out-of-scope", "0.1")
     info = load_checkpoint(tmp_path / "more").info
-    assert not {"eval", "eval_sft", "rl"} & set(info) and info["asides"] == 0.5
+    assert not {"eval", "eval_sft", "rl"} & set(info) and info["asides"] == 0.5 and info["out_of_scope"] == 0.1
 
 
 @pytest.mark.heavy

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .chat_tasks import ASIDE_SHARE, ChatTasks, Example
+from .chat_tasks import ASIDE_SHARE, OUT_OF_SCOPE_SHARE, ChatTasks, Example
 from .models import model_kind
 from .sample import SampledToken, generate, generate_batch
 from .tokenizer import IM_END, IM_SEP, IM_START, Tokenizer
@@ -307,13 +307,15 @@ def sft_batches(tokenizer: Tokenizer, block_size: int, batch_size: int,
 
 
 def task_draw(tasks: ChatTasks, user: list[list[Message]] = (), user_share: float = 0.0,
-              demos: list[Example] | None = None, asides: float = ASIDE_SHARE) -> Callable[[random.Random], list[Message]]:
-    """Draw training conversations: one of the user's, or a generated exchange (a fresh one, with
-    an aside for an ``asides`` share of them, or one of a fixed set of ``demos``)."""
+              demos: list[Example] | None = None, asides: float = ASIDE_SHARE,
+              out_of_scope: float = OUT_OF_SCOPE_SHARE) -> Callable[[random.Random], list[Message]]:
+    """Draw training conversations: one of the user's, or a generated exchange (a fresh one, an
+    ``out_of_scope`` share of them out of scope and an ``asides`` share with an aside, or one of a
+    fixed set of ``demos``)."""
     def draw(rng: random.Random) -> list[Message]:
         if user and rng.random() < user_share:
             return rng.choice(user)
-        return example_messages(rng.choice(demos) if demos else tasks.sample(rng, asides=asides))
+        return example_messages(rng.choice(demos) if demos else tasks.sample(rng, out_of_scope, asides=asides))
     return draw
 
 

@@ -92,6 +92,7 @@ from .phrasing import (
 
 WORDS_FILE = Path(__file__).resolve().parent.parent / "datasets_cfg" / "chat_words.txt"
 ASIDES_FILE = CORPORA_DIR / "tinyshakespeare.txt"  # shipped with the package (public domain)
+OUT_OF_SCOPE_SHARE = 0.22  # training questions that are out of scope ("I do not know.")
 ASIDE_SHARE = 0.3  # training questions that get an aside (0.15 -> 0.3: held-out phrasings 0.743 -> 0.776)
 # the only words of the grammar an aside may use: a run of Shakespeare is never a question about a
 # letter, a word or a sum (no task word in it), nor a held-out wording in disguise
@@ -392,7 +393,7 @@ class ChatTasks:
         return Example("small_talk", prompt, reply)
 
     # -- drawing training examples ------------------------------------------------------------
-    def sample(self, rng: random.Random, out_of_scope: float = 0.22, small_talk: float = 0.05,
+    def sample(self, rng: random.Random, out_of_scope: float = OUT_OF_SCOPE_SHARE, small_talk: float = 0.05,
                asides: float = ASIDE_SHARE) -> Example:
         """One training example: a checkable task, small talk or an out-of-scope question; an
         ``asides`` share of the questions with an aside (``with_aside``)."""

@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from . import hf, hub
 from .chat import ChatFormatError, example_messages, parse_jsonl, reply_stream, sft, task_draw
-from .chat_tasks import ASIDE_SHARE, ChatTasks
+from .chat_tasks import ASIDE_SHARE, OUT_OF_SCOPE_SHARE, ChatTasks
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, update_info
 from .data import load_corpus
 from .models import config_fields, model_kind
@@ -188,8 +188,9 @@ def _chat_val(tasks) -> list:
 def cmd_sft(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not 0 <= args.asides <= 1:
-        raise SystemExit(f"error: --asides is a share of the questions, between 0 and 1, not {args.asides}")
+    for option, share in (("--asides", args.asides), ("--out-of-scope", args.out_of_scope)):
+        if not 0 <= share <= 1:
+            raise SystemExit(f"error: {option} is a share of the questions, between 0 and 1, not {share}")
     ckpt = load_checkpoint(args.base)
     tasks = ChatTasks(seed=args.split_seed)
     user = []
@@ -200,7 +201,8 @@ def cmd_sft(args) -> None:
             shown = ", ".join(repr(u) for u in sorted(unknown)[:20])
             sys.stderr.write(f"warning: not in the model's vocabulary, read as <|unk|>: {shown}\n")
     demos = tasks.demonstrations(args.demos, seed=args.seed) if args.demos else None
-    draw = task_draw(tasks, user, user_share=args.user_share if user else 0.0, demos=demos, asides=args.asides)
+    draw = task_draw(tasks, user, user_share=args.user_share if user else 0.0, demos=demos, asides=args.asides,
+                     out_of_scope=args.out_of_scope)
     config = TrainConfig(max_steps=args.steps, max_seconds=args.max_seconds, batch_size=args.batch_size,
                          learning_rate=args.lr, warmup_steps=50, eval_interval=args.eval_interval, seed=args.seed,
                          device=args.device, precision=args.precision)
@@ -215,7 +217,7 @@ def cmd_sft(args) -> None:
     not_this_models = ("eval", "eval_sft", "rl", "seconds_rl", "command_rl")  # the figures of the model it started from
     kept = {k: v for k, v in ckpt.info.items() if k not in not_this_models}
     info = {**kept, "name": args.name or "chat-sft", "base": str(args.base), "stage": "sft", "demos": args.demos,
-            "asides": args.asides,
+            "asides": args.asides, "out_of_scope": args.out_of_scope,
             "steps": last["step"], "seconds": round(last["elapsed"], 2), "val_loss": round(last["val_loss"], 4),
             "split_seed": args.split_seed, "command": "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     save_checkpoint(args.out, ckpt.model, ckpt.tokenizer, metrics, **info)
@@ -333,6 +335,8 @@ def add_chat_commands(subparsers) -> None:
     p.add_argument("--user-share", type=float, default=0.5, help="share of batches' conversations taken from --data")
     p.add_argument("--asides", type=float, default=ASIDE_SHARE,
                    help="share of generated questions with an aside (a few words of Shakespeare that change nothing)")
+    p.add_argument("--out-of-scope", type=float, default=OUT_OF_SCOPE_SHARE,
+                   help='share of generated questions that are out of scope (answered "I do not know.")')
     p.add_argument("--demos", type=int, default=0,
                    help="train on a fixed set of this many generated conversations (0 = a fresh one every time)")
     p.add_argument("--steps", type=int, default=2000)
