@@ -16,6 +16,7 @@ THREADS=${THREADS:-2}
 BASE_STEPS=${BASE_STEPS:-2000}
 DEMOS=${DEMOS:-0}  # written conversations SFT learns from; 0 = a fresh one every time (RL needs only the checker)
 ASIDES=${ASIDES:-0.3}  # share of SFT's questions with a few words of Shakespeare that change nothing
+OUT_OF_SCOPE=${OUT_OF_SCOPE:-0.22}  # share of SFT's questions that are out of scope ("I do not know.")
 # bf16 autocast: about 1.3x faster steps at this size on a CPU with bf16 instructions (python bench/bench_step.py);
 # PRECISION=fp32 where it is not (an older CPU emulates bf16, and is slower with it)
 PRECISION=${PRECISION:-bf16}
@@ -31,7 +32,7 @@ python -m tinylm train --preset chat-base --steps "$BASE_STEPS" --out "$OUT-base
     --precision "$PRECISION" --quiet
 stage base
 python -m tinylm sft --base "$OUT-base" --out "$OUT" --steps "$SFT_STEPS" --demos "$DEMOS" --asides "$ASIDES" \
-    --name chat --precision "$PRECISION" --threads "$THREADS" --quiet
+    --out-of-scope "$OUT_OF_SCOPE" --name chat --precision "$PRECISION" --threads "$THREADS" --quiet
 python -c "import sys; from tinylm.checkpoint import update_info; update_info(sys.argv[1], reproduce='bash scripts/build_chat.sh')" \
     "$OUT"
 stage sft
