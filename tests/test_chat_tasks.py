@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tinylm import chat_tasks
-from tinylm.chat_tasks import ASIDE_GRAMMAR_WORDS, ASIDES_FILE, ChatTasks
+from tinylm.chat_tasks import ASIDE_GRAMMAR_WORDS, ASIDES_FILE, OUT_OF_SCOPE_SHARE, ChatTasks
 from tinylm.chat_wordings import (
     EXTRA_SHAPES,
     GRAMMAR_WORDS,
@@ -143,6 +143,20 @@ def test_an_aside_adds_words_of_shakespeare_and_changes_nothing_else(tasks):
     assert all(e.prompt.lower().rstrip("?.!") in talk for e in drawn if e.task == "small_talk")
 
 
+def test_training_writes_numbers_in_words_twice_as_often_as_the_evaluation(tasks):
+    """SFT reads "seven plus eight" in half of its number questions, the held-out sets in a quarter
+    (TRAIN_NUMBER_WORDS_SHARE, NUMBER_WORDS_SHARE): both numbers in words leave no digit at all."""
+    def no_digit_share(examples):
+        asked = [e.prompt for e in examples if e.task in {t.name for t in TASKS if t.kind == "number"}]
+        return sum(not re.search(r"[0-9]", p) for p in asked) / len(asked)
+
+    rng = random.Random(3)
+    trained = no_digit_share(tasks.sample(rng, out_of_scope=0, small_talk=0, asides=0) for _ in range(4000))
+    held_out = no_digit_share(tasks.eval_sets()["held_out_items"])
+    assert 0.5 * 0.9 ** 2 - 0.05 < trained < 0.5 * 0.9 ** 2 + 0.05  # each number a word 9 times in 10
+    assert 0.25 * 0.9 ** 2 - 0.06 < held_out < 0.25 * 0.9 ** 2 + 0.06
+
+
 def test_the_extra_shapes_and_asides_leave_the_evaluation_sets_alone(monkeypatch):
     """They were added after the sets were fixed: the figures before and after them are comparable."""
     def prompts():
@@ -207,9 +221,9 @@ def test_training_never_draws_a_held_out_shape_item_or_frame(tasks, monkeypatch)
     asked = []
     original = ChatTasks.task_example
 
-    def record(self, task, phrasing, item, rng, held_out_frame=False):
+    def record(self, task, phrasing, item, rng, held_out_frame=False, **options):
         asked.append((task, phrasing, item, held_out_frame))
-        return original(self, task, phrasing, item, rng, held_out_frame)
+        return original(self, task, phrasing, item, rng, held_out_frame, **options)
 
     monkeypatch.setattr(ChatTasks, "task_example", record)
     rng = random.Random(1)
@@ -283,6 +297,6 @@ def test_sample_mixes_tasks_small_talk_and_out_of_scope(tasks):
     rng = random.Random(1)
     kinds = [tasks.sample(rng).task for _ in range(3000)]
     assert set(kinds) == {*TASK_NAMES, "small_talk", "out_of_scope"}
-    assert 0.15 < kinds.count("out_of_scope") / len(kinds) < 0.3
+    assert abs(kinds.count("out_of_scope") / len(kinds) - OUT_OF_SCOPE_SHARE) < 0.03
     conversations = [tasks.conversation(rng) for _ in range(300)]
     assert {len(c.history) for c in conversations} == {0, 1, 2}
