@@ -94,12 +94,8 @@ WORDS_FILE = Path(__file__).resolve().parent.parent / "datasets_cfg" / "chat_wor
 ASIDES_FILE = CORPORA_DIR / "tinyshakespeare.txt"  # shipped with the package (public domain)
 # training questions that are out of scope ("I do not know."). 0.22 -> 0.12: the model says it
 # less often where it knows the answer, and still says it to 96 % of new out-of-scope questions
-# (held-out items 0.914 -> 0.950, held-out phrasings 0.740 -> 0.763 in the chat build)
+# (held-out items 0.914 -> 0.950, held-out phrasings 0.740 -> 0.763 in the chat build; 0.06 did worse on both)
 OUT_OF_SCOPE_SHARE = 0.12
-# number questions with their numbers in words: the evaluation sets (and the base text) have a
-# quarter; SFT has half, because a number word is the harder read ("seven plus eight?" was right
-# 47 times in 100, "7 plus 8?" 97, for the model trained on a quarter)
-NUMBER_WORDS_SHARE, TRAIN_NUMBER_WORDS_SHARE = 0.25, 0.5
 ASIDE_SHARE = 0.3  # training questions that get an aside (0.15 -> 0.3: held-out phrasings 0.743 -> 0.776)
 # the only words of the grammar an aside may use: a run of Shakespeare is never a question about a
 # letter, a word or a sum (no task word in it), nor a held-out wording in disguise
@@ -320,15 +316,14 @@ class ChatTasks:
         return weighted(rng, ((text, 70), (f"'{text}'", 15), (f'"{text}"', 15)))
 
     def task_example(self, task: Task, phrasing: Phrasing, item: tuple, rng: random.Random,
-                     held_out_frame: bool = False, number_words: float = NUMBER_WORDS_SHARE) -> Example:
+                     held_out_frame: bool = False) -> Example:
         """``task`` asked in ``phrasing`` about ``item``, framed and typed at random; the answer
-        follows the word as written ("reverse Tiger" is "regiT"). A ``number_words`` share of the
-        number questions write their numbers in words ("seven plus eight")."""
+        follows the word as written ("reverse Tiger" is "regiT")."""
         final = list(item)
 
         def fill(text: str, case: str) -> str:
             if task.kind == "number":
-                words = rng.random() < number_words
+                words = rng.random() < 0.25
                 for slot, n in zip("xy", item):
                     shown = NUMBER_WORDS[n] if words and rng.random() < 0.9 else str(n)
                     text = text.replace("{" + slot + "}", shown.upper() if case == "upper" else shown)
@@ -412,7 +407,7 @@ class ChatTasks:
             example = self.out_of_scope_example(rng)
         else:
             task = rng.choices(TASKS, TASK_WEIGHTS)[0]
-            example = self.task_example(task, *self._training_shape(task, rng), rng, number_words=TRAIN_NUMBER_WORDS_SHARE)
+            example = self.task_example(task, *self._training_shape(task, rng), rng)
         return self.with_aside(example, rng) if asides and rng.random() < asides else example
 
     def conversation(self, rng: random.Random, max_earlier: int = 2) -> Example:
