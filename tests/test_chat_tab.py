@@ -246,9 +246,7 @@ needs_chat_model = pytest.mark.skipif("chat" not in list_pretrained(),
 @needs_chat_model
 @pytest.mark.parametrize("question, answer", [("What is 2 + 3?", "5"), ("Spell horse backwards.", "esroh"),
                                               ("What letter comes after k?", "l"),
-                                              # counting is its weakest skill but one: "How many letters are in
-                                              # horse?" gets 4 (README, Chat)
-                                              ("How many letters does the word horse have?", "5")])
+                                              ("How many letters are in horse?", "5")])
 def test_the_shipped_chat_model_answers_checkable_questions(question, answer):
     history = chat_api(question, [], SHIPPED, 40, 0, 0, 1, -1, None, None)
     assert history[-1]["content"].strip() == answer
@@ -266,7 +264,7 @@ def test_the_shipped_chat_model_talks_and_knows_its_limits():
 # what each clickable example should get: the examples must show the skills, not the mistakes
 SKILL_ANSWERS = {"what comes after the letter q?": "r", "Which letter is before m?": "l",
                  "Can you reverse tiger?": "regit", "Write the word garden in capital letters.": "GARDEN",
-                 "Count how many letters tiger has.": "5", "What is 2+2?": "4", "seven plus eight?": "15",
+                 "Count how many letters tiger has.": "5", "What is 2+2?": "4", "What is seven plus eight?": "15",
                  "What is 15 - 6?": "9", "Which is bigger, 12 or 17?": "17",
                  "What year did World War II end?": "I do not know.", "What is 7 times 8?": "I do not know."}
 

@@ -75,7 +75,7 @@ SKILLS = {
     "letters": ["what comes after the letter q?", "Which letter is before m?"],
     "words": ["Can you reverse tiger?", "Write the word garden in capital letters.",
               "Count how many letters tiger has."],
-    "numbers": ["What is 2+2?", "seven plus eight?", "What is 15 - 6?", "Which is bigger, 12 or 17?"],
+    "numbers": ["What is 2+2?", "What is seven plus eight?", "What is 15 - 6?", "Which is bigger, 12 or 17?"],
     "talk": ["hi", "Who are you?", "What year did World War II end?", "What is 7 times 8?"],
 }
 CANNOT = ("It cannot do anything else: no facts about the world, no sums past 20, no times tables, no opinions. "
