@@ -315,6 +315,8 @@ def test_task_draw_asks_the_out_of_scope_share_it_is_given():
         draw = task_draw(tasks, out_of_scope=share, asides=0)
         replies = [draw(rng)[-1]["content"] for _ in range(2000)]
         assert abs(sum(r == IDK for r in replies) / len(replies) - share) < 0.04, share
+        demos = tasks.demonstrations(2000, out_of_scope=share, asides=0)  # sft --demos: the same mix
+        assert abs(sum(e.answer == IDK for e in demos) / len(demos) - share) < 0.04, share
 
 
 @pytest.mark.heavy

@@ -418,14 +418,16 @@ class ChatTasks:
         last = self.sample(rng)
         return Example(last.task, last.prompt, last.answer, earlier)
 
-    def demonstrations(self, n: int, seed: int = 0) -> list[Example]:
-        """A fixed set of ``n`` training examples: the SFT data someone would have had to write.
+    def demonstrations(self, n: int, seed: int = 0, out_of_scope: float = OUT_OF_SCOPE_SHARE,
+                       asides: float = ASIDE_SHARE) -> list[Example]:
+        """A fixed set of ``n`` training examples, drawn as ``sample`` draws them: the SFT data
+        someone would have had to write.
 
         Supervised fine-tuning needs the answers written out, so in practice its data is a fixed,
         limited set. RL needs only a checker, and can draw as many fresh prompts as it likes.
         """
         rng = random.Random(seed)
-        return [self.sample(rng) for _ in range(n)]
+        return [self.sample(rng, out_of_scope, asides=asides) for _ in range(n)]
 
     # -- evaluation ----------------------------------------------------------------------------
     def eval_sets(self, per_task: int = 100, out_of_scope: int = 200, multi_turn: int = 25) -> dict[str, list[Example]]:

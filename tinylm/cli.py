@@ -200,7 +200,8 @@ def cmd_sft(args) -> None:
         if unknown:
             shown = ", ".join(repr(u) for u in sorted(unknown)[:20])
             sys.stderr.write(f"warning: not in the model's vocabulary, read as <|unk|>: {shown}\n")
-    demos = tasks.demonstrations(args.demos, seed=args.seed) if args.demos else None
+    demos = (tasks.demonstrations(args.demos, seed=args.seed, out_of_scope=args.out_of_scope, asides=args.asides)
+             if args.demos else None)
     draw = task_draw(tasks, user, user_share=args.user_share if user else 0.0, demos=demos, asides=args.asides,
                      out_of_scope=args.out_of_scope)
     config = TrainConfig(max_steps=args.steps, max_seconds=args.max_seconds, batch_size=args.batch_size,
