@@ -222,3 +222,13 @@ def test_bf16_autocast_trains_on_the_cpu_too():
 def test_an_unknown_precision_fails_clearly():
     with pytest.raises(ValueError, match="precision must be auto, bf16 or fp32"):
         next(train(tiny_model("gpt"), random_ids(100), random_ids(50), quick_config(precision="fp8")))
+
+
+def test_a_preset_takes_the_sizes_given_on_the_command_line():
+    """`train --preset chat-base --n-layer 6 --n-embd 96` trains that size, not silently the preset's."""
+    from tinylm.cli import build_parser, run_config_from_args
+
+    config = run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base", "--n-layer", "6",
+                                                             "--n-embd", "96"]))
+    assert config.model_config == {"block_size": 256, "n_layer": 6, "n_head": 4, "n_embd": 96}
+    assert run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base"])).model_config["n_layer"] == 4

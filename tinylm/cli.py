@@ -67,13 +67,17 @@ def cmd_tokenize(args) -> None:
 
 
 # --- train ---------------------------------------------------------------------------------
+MODEL_SIZE_FLAGS = ("block_size", "n_layer", "n_head", "n_embd", "n_hidden", "dropout", "token_dropout")
+
+
 def run_config_from_args(args) -> RunConfig:
-    if args.preset:
-        return get_preset(args.preset)
+    if args.preset:  # the preset's run, with any size given on the command line instead of its own
+        config = get_preset(args.preset)
+        config.model_config.update(config_fields(config.model, **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS}))
+        return config
     if not args.data:
         raise SystemExit("error: give --preset NAME or --data DATASET")
-    model_config = config_fields(args.model, **{k: getattr(args, k) for k in ("block_size", "n_layer", "n_head", "n_embd",
-                                                                            "n_hidden", "dropout", "token_dropout")})
+    model_config = config_fields(args.model, **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS})
     train = TrainConfig(max_steps=args.steps if args.steps is not None else 1000, batch_size=args.batch_size, learning_rate=args.lr,
                         eval_interval=args.eval_interval, seed=args.seed)
     return RunConfig(dataset=args.data, tokenizer=args.tokenizer, vocab_size=args.vocab_size, model=args.model,
