@@ -5,9 +5,10 @@
 
 Two models, the ones of bench/bench_train.py: nanoGPT's CPU GPT (4 layers, 128 wide, context 64,
 batch 16) and the names MLP (context 5, two hidden layers of 512, batch 64 x 64); and the chat
-model's SFT step (the same GPT at context 256, batch 32 x 256), where bf16 pays. Each variant
-changes one thing from the fast default and times forward + backward + clip + AdamW on one fixed
-batch (no data loading), best of three rounds. The README's Performance section quotes these.
+model's SFT step (the same GPT at context 256, batch 32 x 256), where bf16 pays, and at the other
+sizes the README's chat section tried. Each variant changes one thing from the fast default and
+times forward + backward + clip + AdamW on one fixed batch (no data loading), best of three rounds.
+The README's Performance section quotes these.
 """
 
 import argparse
@@ -81,6 +82,10 @@ variants = [
     ("mlp", "no dropout at all", MLP, {}),
     ("chat", "fast (default)", CHAT, {"steps": 5}),
     ("chat", "bf16 autocast", CHAT, {"autocast_bf16": True, "steps": 5}),
+    # the sizes the README's chat section compares at equal time: what a step of each costs
+    ("chat", "bf16, 6 layers 96 wide", {**CHAT, "n_layer": 6, "n_embd": 96}, {"autocast_bf16": True, "steps": 5}),
+    ("chat", "bf16, 6 layers 128 wide", {**CHAT, "n_layer": 6}, {"autocast_bf16": True, "steps": 5}),
+    ("chat", "bf16, 3 layers 160 wide", {**CHAT, "n_layer": 3, "n_embd": 160}, {"autocast_bf16": True, "steps": 5}),
 ]
 if args.compile:
     variants.append(("gpt", "torch.compile", GPT, {"compile_": True}))
