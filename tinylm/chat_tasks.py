@@ -17,7 +17,8 @@ thousands of wordings and has to learn the intent, not a sentence:
 - a *shape* (``Phrasing``): "what [letter |]comes after {x}[ in the alphabet|]", where ``[a|b|]``
   picks one alternative, in one of three forms: a question, a request ("spell {x} backwards") or a
   bare phrase ("{x} backwards", "the letter after {x}"); training also draws ``EXTRA_SHAPES``,
-  written after the evaluation sets were fixed ("q, then what?", "flip tiger");
+  written after the evaluation sets were fixed ("q, then what?", "flip tiger"), and
+  ``BLIND_SHAPES``, written by someone who never saw the held-out shapes ("deduct 3 from 9");
 - a *frame* around it: an opener ("hey, ", "quick question: "), a wrapper that fits the form
   ("can you ", "please ", "tell me ", "what is "), a tail (" please", " for me") and a sign-off
   (" thanks");
@@ -59,6 +60,7 @@ from pathlib import Path
 from typing import Callable
 
 from .chat_wordings import (
+    BLIND_SHAPES,
     EXTRA_SHAPES,
     EXTRA_WORDS,
     FACT_WEIGHTS,
@@ -256,8 +258,9 @@ class ChatTasks:
 
     def _training_shape(self, task: Task, rng: random.Random) -> tuple[Phrasing, tuple]:
         """A trained shape and an item for it, for the training draws: one of ``Task.phrasings``
-        (never with an item held out of it) or, as often as each of those, one of the extra shapes."""
-        extra = EXTRA_SHAPES.get(task.name, ())
+        (never with an item held out of it) or, as often as each of those, one of the extra or blind
+        shapes."""
+        extra = EXTRA_SHAPES.get(task.name, ()) + BLIND_SHAPES.get(task.name, ())
         phrasing, item = self._shape_and_item(task, rng)
         if rng.random() < len(extra) / (len(extra) + len(task.phrasings)):
             return rng.choice(extra), item

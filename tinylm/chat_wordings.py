@@ -293,6 +293,84 @@ EXTRA_SHAPES: dict[str, tuple[Phrasing, ...]] = {
         phrase("[bigger|larger] one: {x} or {y}"),
     ),
 }
+# Still more trained shapes, written blind: by a helper that was shown only the trained shapes
+# above and the grammar, never the held-out ones. It wrote 14 a task; 9 of its 112 were, word for
+# word, a held-out shape ("{x} is followed by which letter", "{x} has how many letters"): those
+# are the wordings people reach for first. Kept are the 55 that share no two words in a row with a
+# held-out shape unless ``Task.phrasings`` already has them (tests/test_chat_tasks.py checks the rule).
+BLIND_SHAPES: dict[str, tuple[Phrasing, ...]] = {
+    "letter_after": (
+        request(f"[name|give] the letter one [step|place|position] past {_LETTER}"),
+        phrase(f"{_LETTER} -> next[ letter|]"),
+        phrase(f"the successor of {_LETTER}[ in the alphabet|]"),
+        question(f"which letter has {_LETTER} [right |just |]before it"),
+        question(f"what letter [is|lies] one place later than {_LETTER}"),
+        question(f"which letter is coming after {_LETTER}"),
+        request(f"[move|shift] {_LETTER} forward by one letter"),
+        phrase(f"one letter later than {_LETTER}"),
+    ),
+    "letter_before": (
+        request(f"[name|give] the letter one [step|place|position] behind {_LETTER}"),
+        phrase(f"{_LETTER} -> previous[ letter|]"),
+        phrase(f"the predecessor of {_LETTER}[ in the alphabet|]"),
+        question(f"which letter has {_LETTER} [right |just |]after it"),
+        question(f"what letter [is|lies] one place earlier than {_LETTER}"),
+        question(f"which letter is coming before {_LETTER}"),
+        request(f"[move|shift] {_LETTER} back by one letter"),
+        phrase(f"one letter earlier than {_LETTER}"),
+    ),
+    "reverse": (
+        request(f"write the letters of {_WORD} in [the opposite|backward] order"),
+        request(f"start at the end of {_WORD} and spell it to the beginning"),
+        question(f"what do you get by flipping the order of the letters in {_WORD}"),
+        request(f"invert the [letter |]order of {_WORD}"),
+        phrase(f"{_WORD} read back to front"),
+        request(f"mirror the spelling of {_WORD}"),
+        question(f"what's the backward version of {_WORD}"),
+    ),
+    "count_letters": (
+        phrase(f"{_WORD} -> [number of letters|# of letters]"),
+        question(f"{_WORD} is how many letters long"),
+        question(f"how much letters has {_WORD}"),
+        phrase(f"total letters in {_WORD}"),
+    ),
+    "uppercase": (
+        phrase(f"{_WORD} -> [UPPERCASE|CAPS|all caps]"),
+        request(f"make every letter of {_WORD} [a capital|uppercase]"),
+        question(f"what is the all-caps [version|form|spelling] of {_WORD}"),
+        request(f"switch {_WORD} over to [upper case|capitals]"),
+    ),
+    "add": (
+        question("what [number|total] do you get [by|from] adding {y} to {x}"),
+        question("what number is {y} more than {x}"),
+        request("increase {x} by {y}"),
+        phrase("{x} increased by {y}"),
+        question("i have {x} [apples|coins|sweets] and get {y} more, how many do i have now"),
+        question("how much are {x} and {y} together"),
+    ),
+    "subtract": (
+        request("[reduce|decrease] {x} by {y}"),
+        phrase("{x} [reduced|decreased] by {y}"),
+        request("deduct {y} from {x}"),
+        phrase("{x} after removing {y}"),
+        question("starting at {x}, [count|go] down {y}, where do you [land|end up]"),
+        question("what remains of {x} [if|when] you subtract {y}"),
+        question("how much is {x} without {y}"),
+        phrase("result: {x} - {y}"),
+        question("{y} plus what [makes|gives|equals] {x}"),
+    ),
+    "bigger": (
+        question("{x} or {y}, which [number |]is [more|higher]"),
+        phrase("max({x}, {y})"),
+        question("which [number |]has the [higher|greater|larger] value, {x} or {y}"),
+        request("compare {x} and {y} and [say|tell me] which is [bigger|larger|greater]"),
+        question("which of these two is [bigger|larger]: {x}, {y}"),
+        question("which is more [big|large] between {x} and {y}"),
+        question("what's the [largest|highest] number among {x} and {y}"),
+        request("[pick|select] whichever of {x} and {y} is [bigger|larger|greater]"),
+        question("who is bigger, {x} or {y}"),
+    ),
+}
 # how often each task is drawn for training: the arithmetic and reversing take the most practice
 TASK_WEIGHTS = tuple({"add": 2.0, "subtract": 2.0, "reverse": 1.5, "count_letters": 1.3}.get(t.name, 1.0) for t in TASKS)
 # and how often each is written as a fact for pretraining: the sums are 441 facts each, to learn by heart
@@ -404,10 +482,10 @@ SUBJECTS = {
 PAIRED_SUBJECTS = {"place2": "place", "food2": "food", "animal2": "animal"}  # a second, different one
 
 
-# the words of the extra shapes: no aside may use them (they are not in GRAMMAR_WORDS, which fixed the
+# the words of the extra and blind shapes: no aside may use them (they are not in GRAMMAR_WORDS, which fixed the
 # split of the words before the extra shapes were written; tests check none of them is held out)
-EXTRA_WORDS = frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for shapes in EXTRA_SHAPES.values()
-                                                          for p in shapes).lower()))
+EXTRA_WORDS = frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for extra in (EXTRA_SHAPES, BLIND_SHAPES)
+                                                          for shapes in extra.values() for p in shapes).lower()))
 
 # every word the fixed text of the data uses: never held out as an item
 GRAMMAR_WORDS = frozenset(re.findall(r"[a-z]+", " ".join([
