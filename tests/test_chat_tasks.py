@@ -258,7 +258,7 @@ def test_training_never_draws_a_held_out_shape_item_or_frame(tasks, monkeypatch)
             if phrasing in task.phrasings:
                 assert (task.name, (task.phrasings.index(phrasing), item)) not in held_out_combos
             assert item not in tasks.pairs_unseen
-    assert 0.45 < extra / len(asked) < 0.75  # the extra and blind shapes are drawn about as often as the others
+    assert 0.3 < extra / len(asked) < 0.5  # LATER_SHAPES_SHARE of the task questions
 
 
 def test_no_evaluation_prompt_is_a_training_prompt(tasks, training_text):
