@@ -18,7 +18,8 @@ thousands of wordings and has to learn the intent, not a sentence:
   picks one alternative, in one of three forms: a question, a request ("spell {x} backwards") or a
   bare phrase ("{x} backwards", "the letter after {x}"); training also draws ``EXTRA_SHAPES``,
   written after the evaluation sets were fixed ("q, then what?", "flip tiger"), and
-  ``BLIND_SHAPES``, written by someone who never saw the held-out shapes ("deduct 3 from 9");
+  with ``blind_shapes``, ``BLIND_SHAPES``, written by someone who never saw the held-out shapes
+  ("deduct 3 from 9"; they lifted new shapes and cost the rest, so the shipped model has none);
 - a *frame* around it: an opener ("hey, ", "quick question: "), a wrapper that fits the form
   ("can you ", "please ", "tell me ", "what is "), a tail (" please", " for me") and a sign-off
   (" thanks");
@@ -61,6 +62,7 @@ from typing import Callable
 
 from .chat_wordings import (
     BLIND_SHAPES,
+    BLIND_WORDS,
     EXTRA_SHAPES,
     EXTRA_WORDS,
     FACT_WEIGHTS,
@@ -99,9 +101,6 @@ ASIDES_FILE = CORPORA_DIR / "tinyshakespeare.txt"  # shipped with the package (p
 # (held-out items 0.914 -> 0.950 and 0.933 with another seed, held-out phrasings 0.740 -> 0.763 and
 # 0.752 in the chat build; 0.06 was no better)
 OUT_OF_SCOPE_SHARE = 0.12
-# training questions in a shape written after the evaluation sets were fixed (extra and blind):
-# drawn as often as each of their shapes (0.6), they cost held-out items 6 points (0.950 -> 0.888)
-LATER_SHAPES_SHARE = 0.4
 ASIDE_SHARE = 0.3  # training questions that get an aside (0.15 -> 0.3: held-out phrasings 0.743 -> 0.776)
 # the only words of the grammar an aside may use: a run of Shakespeare is never a question about a
 # letter, a word or a sum (no task word in it), nor a held-out wording in disguise
@@ -175,9 +174,11 @@ class ChatTasks:
     False
     """
 
-    def __init__(self, seed: int = 0, held_out: float = 0.2, words: list[str] | None = None):
+    def __init__(self, seed: int = 0, held_out: float = 0.2, words: list[str] | None = None,
+                 blind_shapes: bool = False):
         rng = random.Random(seed)
         self.seed = seed
+        self.blind_shapes = blind_shapes  # training also draws BLIND_SHAPES (they did not pay: README, Chat)
         # a word the questions themselves use ("cat" in "what colour is a cat?") is read in training anyway
         words = words if words is not None else read_words()
         self.words_train, self.words_eval = _split([w for w in words if w not in GRAMMAR_WORDS], held_out, rng)
@@ -237,7 +238,8 @@ class ChatTasks:
     def _asides(self) -> list[list[str]]:
         """Runs of Shakespeare without a held-out word (an item, or a word of a held-out wording)
         or a word the questions themselves use (bar ``ASIDE_GRAMMAR_WORDS``)."""
-        return read_asides((self.eval_words | GRAMMAR_WORDS | EXTRA_WORDS) - ASIDE_GRAMMAR_WORDS)
+        shape_words = EXTRA_WORDS | (BLIND_WORDS if self.blind_shapes else frozenset())
+        return read_asides((self.eval_words | GRAMMAR_WORDS | shape_words) - ASIDE_GRAMMAR_WORDS)
 
     def with_aside(self, example: Example, rng: random.Random) -> Example:
         """The example with 1 to 4 words of Shakespeare before the question, at its end or after it,
@@ -261,11 +263,11 @@ class ChatTasks:
 
     def _training_shape(self, task: Task, rng: random.Random) -> tuple[Phrasing, tuple]:
         """A trained shape and an item for it, for the training draws: one of ``Task.phrasings``
-        (never with an item held out of it) or, ``LATER_SHAPES_SHARE`` of the time, one of the
-        extra or blind shapes."""
-        later = EXTRA_SHAPES.get(task.name, ()) + BLIND_SHAPES.get(task.name, ())
+        (never with an item held out of it) or, as often as each of those, one of the extra shapes
+        (and of the blind ones, with ``blind_shapes``)."""
+        later = EXTRA_SHAPES.get(task.name, ()) + (BLIND_SHAPES.get(task.name, ()) if self.blind_shapes else ())
         phrasing, item = self._shape_and_item(task, rng)
-        if later and rng.random() < LATER_SHAPES_SHARE:
+        if rng.random() < len(later) / (len(later) + len(task.phrasings)):
             return rng.choice(later), item
         return phrasing, item
 
