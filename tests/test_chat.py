@@ -274,12 +274,13 @@ def test_rejection_sampling_keeps_only_correct_answers(tok, monkeypatch):
 
     monkeypatch.setattr(rl, "rollouts", fake_rollouts)
     monkeypatch.setattr(rl, "sft", fake_sft)
-    config = RLConfig(rounds=2, prompts_per_round=10, samples_per_prompt=4, steps_per_round=1)
+    # 40 prompts, about half of them after earlier turns: 20 are kept, so some surely have turns
+    config = RLConfig(rounds=2, prompts_per_round=40, samples_per_prompt=4, steps_per_round=1)
     out = list(rejection_sampling(model, tok, tasks, config, val=[]))
     rounds = [m for m in out if "pass_at_1" in m]
     assert [r["round"] for r in rounds] == [1, 2]
-    assert rounds[0]["pass_at_1"] == pytest.approx(5 / 40) and rounds[0]["pass_at_k"] == 0.5
-    assert rounds[0]["kept"] == 5 and rounds[0]["frontier"] == 5
+    assert rounds[0]["pass_at_1"] == pytest.approx(20 / 160) and rounds[0]["pass_at_k"] == 0.5
+    assert rounds[0]["kept"] == 20 and rounds[0]["frontier"] == 20
     assert all(m[-1]["content"] != "nope" for m in seen)
     # a prompt asked after earlier turns keeps them as context, never trained on
     assert any(len(m) > 2 for m in seen)

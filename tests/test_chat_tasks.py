@@ -14,6 +14,7 @@ import pytest
 from tinylm import chat_tasks
 from tinylm.chat_tasks import ASIDE_GRAMMAR_WORDS, ASIDES_FILE, OUT_OF_SCOPE_SHARE, ChatTasks
 from tinylm.chat_wordings import (
+    BLIND_SHAPES,
     EXTRA_SHAPES,
     GRAMMAR_WORDS,
     IDK,
@@ -34,7 +35,8 @@ NUMBER = r"(?P<{}>\d+|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) 
 
 @pytest.fixture(scope="module")
 def tasks():
-    return ChatTasks()
+    """With the blind shapes too: the leak checks then cover every shape a training stage can draw."""
+    return ChatTasks(blind_shapes=True)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +145,7 @@ def test_an_aside_adds_words_of_shakespeare_and_changes_nothing_else(tasks):
     assert all(e.prompt.lower().rstrip("?.!") in talk for e in drawn if e.task == "small_talk")
 
 
-def test_the_extra_shapes_and_asides_leave_the_evaluation_sets_alone(monkeypatch):
+def test_the_extra_and_blind_shapes_and_asides_leave_the_evaluation_sets_alone(monkeypatch):
     """They were added after the sets were fixed: the figures before and after them are comparable."""
     def prompts():
         return {name: [(e.prompt, e.answer, e.history) for e in examples]
@@ -151,11 +153,52 @@ def test_the_extra_shapes_and_asides_leave_the_evaluation_sets_alone(monkeypatch
 
     now = prompts()
     monkeypatch.setattr(chat_tasks, "EXTRA_SHAPES", {})
+    monkeypatch.setattr(chat_tasks, "BLIND_SHAPES", {})
     monkeypatch.setattr(chat_tasks, "ASIDE_SHARE", 0.0)
     assert prompts() == now
 
 
 # --- the splits never leak -----------------------------------------------------------------------
+def word_pairs(pattern: str) -> set[str]:
+    """Every two words in a row in any expansion of a shape, an item slot read as the word X and
+    the start and end of the shape as the words < and >.
+
+    >>> sorted(word_pairs("what is {x} [+|plus] {y}"))
+    ['< what', 'X >', 'X X', 'X plus', 'is X', 'plus X', 'what is']
+    """
+    pairs = set()
+    for v in variants(pattern.lower()):
+        words = ["<", *("X" if w in ("{x}", "{y}") else w for w in re.findall(r"\{[xy]\}|[a-z']+", v)), ">"]
+        pairs |= {f"{a} {b}" for a, b in zip(words, words[1:])}
+    return pairs
+
+
+def test_the_blind_shapes_are_drawn_only_when_asked_for(monkeypatch):
+    asked = []
+    original = ChatTasks.task_example
+    monkeypatch.setattr(ChatTasks, "task_example", lambda self, task, phrasing, *a, **k: (
+        asked.append((task.name, phrasing)), original(self, task, phrasing, *a, **k))[1])
+    blind = {(name, p) for name, shapes in BLIND_SHAPES.items() for p in shapes}
+    ChatTasks().demonstrations(2000)
+    assert asked and not blind & set(asked)
+    asked.clear()
+    ChatTasks(blind_shapes=True).demonstrations(2000)
+    assert len(blind & set(asked)) > 100
+
+
+def test_the_blind_shapes_share_no_telling_word_pair_with_a_held_out_shape():
+    """The rule that kept 134 of the blind writers' 312 shapes: a pair of words of a held-out shape
+    that the shapes written before the evaluation sets lack ("is followed", "has how", a shape
+    starting with "between") gives the held-out shape away, and no blind shape may use one."""
+    first = set().union(*(word_pairs(p.pattern) for t in TASKS for p in t.phrasings))
+    telling = set().union(*(word_pairs(p.pattern) for t in TASKS for p in t.held_out)) - first
+    assert {"followed by", "has how", "X vs", "make up", "starting from", "< between", "what >"} <= telling
+    for name, shapes in BLIND_SHAPES.items():
+        assert len(shapes) >= 10, name
+        for shape in shapes:
+            assert not word_pairs(shape.pattern) & telling, (name, shape.pattern)
+
+
 def test_held_out_shapes_and_frames_never_reach_any_training_text(training_text):
     _, text = training_text
     for task in TASKS:
@@ -220,15 +263,16 @@ def test_training_never_draws_a_held_out_shape_item_or_frame(tasks, monkeypatch)
     held_out_combos = {(t, tuple(item)) for t, combos in tasks.held_out_combos.items() for item in combos}
     extra = 0
     for task, phrasing, item, held_out_frame in asked:
-        assert (phrasing in task.phrasings or phrasing in EXTRA_SHAPES[task.name]) and not held_out_frame
-        extra += phrasing in EXTRA_SHAPES[task.name]
+        later = EXTRA_SHAPES[task.name] + BLIND_SHAPES[task.name]
+        assert (phrasing in task.phrasings or phrasing in later) and not held_out_frame
+        extra += phrasing in later
         if task.kind == "word":
             assert item[0] not in tasks.eval_words
         else:
             if phrasing in task.phrasings:
                 assert (task.name, (task.phrasings.index(phrasing), item)) not in held_out_combos
             assert item not in tasks.pairs_unseen
-    assert 0.3 < extra / len(asked) < 0.6  # the extra shapes are drawn about as often as the others
+    assert 0.45 < extra / len(asked) < 0.75  # the extra and blind shapes are drawn about as often as the others
 
 
 def test_no_evaluation_prompt_is_a_training_prompt(tasks, training_text):

@@ -17,7 +17,9 @@ thousands of wordings and has to learn the intent, not a sentence:
 - a *shape* (``Phrasing``): "what [letter |]comes after {x}[ in the alphabet|]", where ``[a|b|]``
   picks one alternative, in one of three forms: a question, a request ("spell {x} backwards") or a
   bare phrase ("{x} backwards", "the letter after {x}"); training also draws ``EXTRA_SHAPES``,
-  written after the evaluation sets were fixed ("q, then what?", "flip tiger");
+  written after the evaluation sets were fixed ("q, then what?", "flip tiger"), and
+  with ``blind_shapes``, ``BLIND_SHAPES``, written by someone who never saw the held-out shapes
+  ("deduct 3 from 9"; they lifted new shapes and cost the rest, so the shipped model has none);
 - a *frame* around it: an opener ("hey, ", "quick question: "), a wrapper that fits the form
   ("can you ", "please ", "tell me ", "what is "), a tail (" please", " for me") and a sign-off
   (" thanks");
@@ -59,6 +61,8 @@ from pathlib import Path
 from typing import Callable
 
 from .chat_wordings import (
+    BLIND_SHAPES,
+    BLIND_WORDS,
     EXTRA_SHAPES,
     EXTRA_WORDS,
     FACT_WEIGHTS,
@@ -170,9 +174,11 @@ class ChatTasks:
     False
     """
 
-    def __init__(self, seed: int = 0, held_out: float = 0.2, words: list[str] | None = None):
+    def __init__(self, seed: int = 0, held_out: float = 0.2, words: list[str] | None = None,
+                 blind_shapes: bool = False):
         rng = random.Random(seed)
         self.seed = seed
+        self.blind_shapes = blind_shapes  # training also draws BLIND_SHAPES (they did not pay: README, Chat)
         # a word the questions themselves use ("cat" in "what colour is a cat?") is read in training anyway
         words = words if words is not None else read_words()
         self.words_train, self.words_eval = _split([w for w in words if w not in GRAMMAR_WORDS], held_out, rng)
@@ -232,7 +238,8 @@ class ChatTasks:
     def _asides(self) -> list[list[str]]:
         """Runs of Shakespeare without a held-out word (an item, or a word of a held-out wording)
         or a word the questions themselves use (bar ``ASIDE_GRAMMAR_WORDS``)."""
-        return read_asides((self.eval_words | GRAMMAR_WORDS | EXTRA_WORDS) - ASIDE_GRAMMAR_WORDS)
+        shape_words = EXTRA_WORDS | (BLIND_WORDS if self.blind_shapes else frozenset())
+        return read_asides((self.eval_words | GRAMMAR_WORDS | shape_words) - ASIDE_GRAMMAR_WORDS)
 
     def with_aside(self, example: Example, rng: random.Random) -> Example:
         """The example with 1 to 4 words of Shakespeare before the question, at its end or after it,
@@ -256,11 +263,12 @@ class ChatTasks:
 
     def _training_shape(self, task: Task, rng: random.Random) -> tuple[Phrasing, tuple]:
         """A trained shape and an item for it, for the training draws: one of ``Task.phrasings``
-        (never with an item held out of it) or, as often as each of those, one of the extra shapes."""
-        extra = EXTRA_SHAPES.get(task.name, ())
+        (never with an item held out of it) or, as often as each of those, one of the extra shapes
+        (and of the blind ones, with ``blind_shapes``)."""
+        later = EXTRA_SHAPES.get(task.name, ()) + (BLIND_SHAPES.get(task.name, ()) if self.blind_shapes else ())
         phrasing, item = self._shape_and_item(task, rng)
-        if rng.random() < len(extra) / (len(extra) + len(task.phrasings)):
-            return rng.choice(extra), item
+        if rng.random() < len(later) / (len(later) + len(task.phrasings)):
+            return rng.choice(later), item
         return phrasing, item
 
     # -- writing a question --------------------------------------------------------------------

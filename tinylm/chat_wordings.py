@@ -293,6 +293,164 @@ EXTRA_SHAPES: dict[str, tuple[Phrasing, ...]] = {
         phrase("[bigger|larger] one: {x} or {y}"),
     ),
 }
+# Still more trained shapes, written blind: by two helpers shown only the grammar and the trained
+# shapes (the second also the first's), never the held-out ones. They wrote 312; 21 of them were a
+# held-out shape word for word ("{x} is followed by which letter", "{x} has how many letters"):
+# those are the wordings people reach for first. Kept are the 134 that share no two words in a row
+# with a held-out shape, the start and end of a shape counted as words, unless ``Task.phrasings``
+# already has them ("is followed", "has how", "< between": tests/test_chat_tasks.py checks it).
+BLIND_SHAPES: dict[str, tuple[Phrasing, ...]] = {
+    "letter_after": (
+        request(f"[name|give] the letter one [step|place|position] past {_LETTER}"),
+        phrase(f"the successor of {_LETTER}[ in the alphabet|]"),
+        question(f"which letter has {_LETTER} [right |just |]before it"),
+        question(f"what letter [is|lies] one place later than {_LETTER}"),
+        question(f"which letter is coming after {_LETTER}"),
+        phrase(f"one letter later than {_LETTER}"),
+        phrase(f"alphabet: {_LETTER}, ___"),
+        question(f"what letter stand after {_LETTER}"),
+        phrase(f"nxt letter after {_LETTER}"),
+        question(f"which letter is {_LETTER}'s [neighbour|neighbor] on the right in the alphabet"),
+        question(f"what is the letter that [immediately |directly |]succeeds {_LETTER}"),
+        request(f"advance {_LETTER} one spot in the alphabet"),
+        phrase(f"whatever comes [right |]after {_LETTER}"),
+        request(f"fill in the blank: {_LETTER}, ___"),
+        question(f"what's one past {_LETTER}"),
+    ),
+    "letter_before": (
+        request(f"[name|give] the letter one [step|place|position] behind {_LETTER}"),
+        phrase(f"the predecessor of {_LETTER}[ in the alphabet|]"),
+        question(f"which letter has {_LETTER} [right |just |]after it"),
+        question(f"what letter [is|lies] one place earlier than {_LETTER}"),
+        question(f"which letter is coming before {_LETTER}"),
+        phrase(f"one letter earlier than {_LETTER}"),
+        phrase(f"alphabet: ___, {_LETTER}"),
+        question(f"what letter do we [have|get] straight before {_LETTER}"),
+        question(f"what letter stand before {_LETTER}"),
+        question(f"I've got {_LETTER}, [what's|which letter is] the one before it"),
+        phrase(f"prev letter b4 {_LETTER}"),
+        question(f"which letter is {_LETTER}'s [neighbour|neighbor] on the left in the alphabet"),
+        phrase(f"whatever comes [right |]before {_LETTER}"),
+        question(f"which letter [shows up|appears] [right |just |]before {_LETTER} in the alphabet"),
+        request(f"fill in the blank: ___, {_LETTER}"),
+    ),
+    "reverse": (
+        request(f"write the letters of {_WORD} in [the opposite|backward] order"),
+        request(f"start at the end of {_WORD} and spell it to the beginning"),
+        question(f"what do you get by flipping the order of the letters in {_WORD}"),
+        request(f"invert the [letter |]order of {_WORD}"),
+        phrase(f"{_WORD} read back to front"),
+        request(f"mirror the spelling of {_WORD}"),
+        question(f"what's the backward version of {_WORD}"),
+        phrase(f"{_WORD} -> [reversed|backwards]"),
+        request(f"list the letters of {_WORD} last to first, as one word"),
+        question(f"what is {_WORD} when [flipped|turned] backwards"),
+        phrase("reversed: {x}"),
+        request(f"spell out {_WORD} from back to front"),
+        question(f"what would {_WORD} be if you spelled it the wrong way round"),
+        request(f"take {_WORD} and [flip|reverse] the letter order"),
+        question(f"what word do you get when {_WORD} is reversed"),
+        phrase(f"{_WORD} in the opposite direction"),
+        phrase("reverse({x})"),
+        phrase(f"{_WORD} flipped [around|backwards]"),
+    ),
+    "count_letters": (
+        phrase(f"{_WORD} -> [number of letters|# of letters]"),
+        question(f"{_WORD} is how many letters long"),
+        question(f"how much letters has {_WORD}"),
+        phrase(f"total letters in {_WORD}"),
+        phrase("len({x})"),
+        question(f"how many letters does it take to [spell|write] {_WORD}"),
+        question(f"{_WORD} consists of how many letters"),
+        question(f"how many letters [is|are] {_WORD} made of"),
+        question(f"how many letters does {_WORD} contain"),
+        request(f"figure out how many letters are in {_WORD}"),
+        question(f"how much characters {_WORD} have"),
+        question(f"how many keys do you press to type {_WORD}"),
+        question(f"what is the number of letters that {_WORD} is spelled with"),
+        question(f"what's the length, in letters, of {_WORD}"),
+    ),
+    "uppercase": (
+        phrase(f"{_WORD} -> [UPPERCASE|CAPS|all caps]"),
+        request(f"make every letter of {_WORD} [a capital|uppercase]"),
+        question(f"what is the all-caps [version|form|spelling] of {_WORD}"),
+        request(f"switch {_WORD} over to [upper case|capitals]"),
+        request(f"[capitalise|capitalize] every letter [of|in] {_WORD}"),
+        question(f"what is {_WORD} when every letter is [capitalized|a capital]"),
+        phrase("{x}.upper()"),
+        request(f"redo {_WORD} in block capitals"),
+        phrase(f"{_WORD} all [upper case|capitalized]"),
+        question(f"what is {_WORD} [fully|completely] capitalized"),
+        request(f"rewrite {_WORD} so that all its letters are capitals"),
+        request(f"give {_WORD} in majuscule letters"),
+        question(f"what do you get when {_WORD} is converted to capitals"),
+        request(f"swap the lowercase letters of {_WORD} for capitals"),
+        question(f"with every letter made [big|capital], what is {_WORD}"),
+        request(f"show {_WORD} in [capitals|caps]"),
+        phrase(f"caps: {_WORD}"),
+        request(f"upcase {_WORD}"),
+    ),
+    "add": (
+        question("what [number|total] do you get [by|from] adding {y} to {x}"),
+        question("what number is {y} more than {x}"),
+        request("increase {x} by {y}"),
+        phrase("{x} increased by {y}"),
+        question("i have {x} [apples|coins|sweets] and get {y} more, how many do i have now"),
+        question("how much are {x} and {y} together"),
+        question("what's {y} added to {x}"),
+        question("there are {x} [birds|cats|kids] and {y} more [arrive|show up], how many are there in all"),
+        request("add {y} onto {x}"),
+        question("how many is {x} [and|plus] {y} altogether"),
+        question("how much make {x} and {y} together"),
+        question("what is {x} and {y} combined"),
+        phrase("{x} + {y} -> ?"),
+    ),
+    "subtract": (
+        request("[reduce|decrease] {x} by {y}"),
+        phrase("{x} [reduced|decreased] by {y}"),
+        request("deduct {y} from {x}"),
+        phrase("{x} after removing {y}"),
+        question("starting at {x}, [count|go] down {y}, where do you [land|end up]"),
+        question("what remains of {x} [if|when] you subtract {y}"),
+        question("how much is {x} without {y}"),
+        phrase("result: {x} - {y}"),
+        question("{y} plus what [makes|gives|equals] {x}"),
+        question("there were {x} birds on a wire and {y} flew away, how many are still there"),
+        phrase("{x} - {y} -> ?"),
+        request("take {y} off {x}"),
+        question("what number is {y} smaller than {x}"),
+        request("knock {y} off {x}"),
+        phrase("{x} subtract {y}"),
+        question("how many more is {x} than {y}"),
+        question("by how much does {x} exceed {y}"),
+        question("how much is {x} when you make minus {y}"),
+        question("{x} - {y} is how much"),
+        request("work out how much {x} take away {y} is"),
+        question("a bus has {x} passengers and {y} get off, how many are [still on|left on] the bus"),
+        question("what is {x} after you subtract {y} from it"),
+        question("what's the result of {x} minus {y}"),
+    ),
+    "bigger": (
+        phrase("max({x}, {y})"),
+        question("which [number |]has the [higher|greater|larger] value, {x} or {y}"),
+        request("compare {x} and {y} and [say|tell me] which is [bigger|larger|greater]"),
+        question("which of these two is [bigger|larger]: {x}, {y}"),
+        question("which is more [big|large] between {x} and {y}"),
+        question("what's the [largest|highest] number among {x} and {y}"),
+        request("[pick|select] whichever of {x} and {y} is [bigger|larger|greater]"),
+        question("who is bigger, {x} or {y}"),
+        request("circle the bigger number: {x}, {y}"),
+        question("{x} or {y}, which comes later when [counting|you count] up"),
+        phrase("whichever is [bigger|larger], {x} or {y}"),
+        question("what's the higher one, {x} or {y}"),
+        question("{x}, {y}: which is [bigger|larger]"),
+        phrase("bigger({x}, {y})"),
+        question("which number is further [right|along] on the number line, {x} or {y}"),
+        request("return the max of {x} and {y}"),
+        question("which would be [bigger|larger] if you compared {x} and {y}"),
+        question("which has more in it, a box of {x} or a box of {y}"),
+    ),
+}
 # how often each task is drawn for training: the arithmetic and reversing take the most practice
 TASK_WEIGHTS = tuple({"add": 2.0, "subtract": 2.0, "reverse": 1.5, "count_letters": 1.3}.get(t.name, 1.0) for t in TASKS)
 # and how often each is written as a fact for pretraining: the sums are 441 facts each, to learn by heart
@@ -404,9 +562,11 @@ SUBJECTS = {
 PAIRED_SUBJECTS = {"place2": "place", "food2": "food", "animal2": "animal"}  # a second, different one
 
 
-# the words of the extra shapes: no aside may use them (they are not in GRAMMAR_WORDS, which fixed the
-# split of the words before the extra shapes were written; tests check none of them is held out)
+# the words of the extra and the blind shapes: no aside may use them (they are not in GRAMMAR_WORDS, which
+# fixed the split of the words before those shapes were written; tests check none of them is held out)
 EXTRA_WORDS = frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for shapes in EXTRA_SHAPES.values()
+                                                          for p in shapes).lower()))
+BLIND_WORDS = frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for shapes in BLIND_SHAPES.values()
                                                           for p in shapes).lower()))
 
 # every word the fixed text of the data uses: never held out as an item

@@ -196,7 +196,7 @@ def cmd_sft(args) -> None:
         if not 0 <= share <= 1:
             raise SystemExit(f"error: {option} is a share of the questions, between 0 and 1, not {share}")
     ckpt = load_checkpoint(args.base)
-    tasks = ChatTasks(seed=args.split_seed)
+    tasks = ChatTasks(seed=args.split_seed, blind_shapes=args.blind_shapes)
     user = []
     if args.data:
         user = read_conversations(args.data)
@@ -222,7 +222,7 @@ def cmd_sft(args) -> None:
     not_this_models = ("eval", "eval_sft", "rl", "seconds_rl", "command_rl")  # the figures of the model it started from
     kept = {k: v for k, v in ckpt.info.items() if k not in not_this_models}
     info = {**kept, "name": args.name or "chat-sft", "base": str(args.base), "stage": "sft", "demos": args.demos,
-            "asides": args.asides, "out_of_scope": args.out_of_scope,
+            "asides": args.asides, "out_of_scope": args.out_of_scope, "blind_shapes": args.blind_shapes,
             "steps": last["step"], "seconds": round(last["elapsed"], 2), "val_loss": round(last["val_loss"], 4),
             "split_seed": args.split_seed, "command": "python -m tinylm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     save_checkpoint(args.out, ckpt.model, ckpt.tokenizer, metrics, **info)
@@ -344,6 +344,8 @@ def add_chat_commands(subparsers) -> None:
                    help='share of generated questions that are out of scope (answered "I do not know.")')
     p.add_argument("--demos", type=int, default=0,
                    help="train on a fixed set of this many generated conversations (0 = a fresh one every time)")
+    p.add_argument("--blind-shapes", action="store_true",
+                   help="also ask in the 134 shapes written blind (README, Chat: they did not pay at this size)")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--max-seconds", type=float, help="wall-clock budget; the LR schedule follows it")
     p.add_argument("--batch-size", type=int, default=32)
