@@ -231,4 +231,5 @@ def test_a_preset_takes_the_sizes_given_on_the_command_line():
     config = run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base", "--n-layer", "6",
                                                              "--n-embd", "96"]))
     assert config.model_config == {"block_size": 256, "n_layer": 6, "n_head": 4, "n_embd": 96}
-    assert run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base"])).model_config["n_layer"] == 4
+    assert run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base"])).model_config == {
+        "block_size": 256, "n_layer": 3, "n_head": 4, "n_embd": 160}
