@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from tinylm.data import corpus_from_text
 from tinylm.models import build_model
+from tinylm.presets import get_preset
 from tinylm.runs import RunConfig, prepare_run, train_run
 from tinylm.train import TrainConfig, evaluate, get_batch, lr_at, seed_everything, train
 
@@ -233,3 +234,24 @@ def test_a_preset_takes_the_sizes_given_on_the_command_line():
     assert config.model_config == {"block_size": 256, "n_layer": 6, "n_head": 4, "n_embd": 96}
     assert run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base"])).model_config == {
         "block_size": 256, "n_layer": 3, "n_head": 4, "n_embd": 160}
+
+
+def test_a_preset_takes_every_run_flag_given_beside_it():
+    """--tokenizer, --vocab-size, --seed, --lr, --batch-size beside --preset change the run (they were
+    silently the preset's); flags not given leave the preset's own values."""
+    from tinylm.cli import build_parser, run_config_from_args
+
+    def config(*flags):
+        return run_config_from_args(build_parser().parse_args(["train", *flags]))
+
+    changed = config("--preset", "chat-base", "--tokenizer", "bpe", "--vocab-size", "512", "--seed", "7", "--lr", "1e-3",
+                     "--batch-size", "8")
+    assert (changed.tokenizer, changed.vocab_size, changed.seed, changed.train.seed) == ("bpe", 512, 7, 7)
+    assert (changed.train.learning_rate, changed.train.batch_size) == (1e-3, 8)
+    preset, own = config("--preset", "chat-base"), get_preset("chat-base")
+    assert (preset.tokenizer, preset.seed, preset.train) == (own.tokenizer, own.seed, own.train)
+    plain = config("--data", "names")
+    assert (plain.model, plain.tokenizer, plain.seed, plain.train.batch_size, plain.train.learning_rate) == (
+        "gpt", "char", 1337, 32, 3e-3)
+    with pytest.raises(SystemExit, match="trains a gpt; leave out --model mlp"):
+        config("--preset", "chat-base", "--model", "mlp")

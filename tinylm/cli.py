@@ -70,18 +70,37 @@ def cmd_tokenize(args) -> None:
 MODEL_SIZE_FLAGS = ("block_size", "n_layer", "n_head", "n_embd", "n_hidden", "dropout", "token_dropout")
 
 
+# what `train` uses for a flag not given, without --preset (with one, the preset's own value)
+TRAIN_DEFAULTS = {"model": "gpt", "tokenizer": "char", "batch_size": 32, "lr": 3e-3, "eval_interval": 200, "seed": 1337}
+
+
 def run_config_from_args(args) -> RunConfig:
-    if args.preset:  # the preset's run, with any size given on the command line instead of its own
+    """The run `train` was asked for: a preset's, changed by every flag given beside it (a size, the
+    tokenizer, the seed...; none is silently ignored), or one made of the flags alone."""
+    if args.preset:
         config = get_preset(args.preset)
+        if args.model is not None and args.model != config.model:
+            raise SystemExit(f"error: --preset {args.preset} trains a {config.model}; leave out --model {args.model}")
         config.model_config.update(config_fields(config.model, **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS}))
+        if args.tokenizer is not None:
+            config.tokenizer = args.tokenizer
+        if args.vocab_size is not None:
+            config.vocab_size = args.vocab_size
+        for flag, field_name in (("batch_size", "batch_size"), ("lr", "learning_rate"), ("eval_interval", "eval_interval"),
+                                 ("seed", "seed")):
+            if getattr(args, flag) is not None:
+                setattr(config.train, field_name, getattr(args, flag))
+        if args.seed is not None:
+            config.seed = args.seed
         return config
     if not args.data:
         raise SystemExit("error: give --preset NAME or --data DATASET")
-    model_config = config_fields(args.model, **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS})
-    train = TrainConfig(max_steps=args.steps if args.steps is not None else 1000, batch_size=args.batch_size, learning_rate=args.lr,
-                        eval_interval=args.eval_interval, seed=args.seed)
-    return RunConfig(dataset=args.data, tokenizer=args.tokenizer, vocab_size=args.vocab_size, model=args.model,
-                     model_config=model_config, train=train, seed=args.seed)
+    given = {k: v if (v := getattr(args, k)) is not None else default for k, default in TRAIN_DEFAULTS.items()}
+    model_config = config_fields(given["model"], **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS})
+    train = TrainConfig(max_steps=args.steps if args.steps is not None else 1000, batch_size=given["batch_size"],
+                        learning_rate=given["lr"], eval_interval=given["eval_interval"], seed=given["seed"])
+    return RunConfig(dataset=args.data, tokenizer=given["tokenizer"], vocab_size=args.vocab_size, model=given["model"],
+                     model_config=model_config, train=train, seed=given["seed"])
 
 
 def cmd_train(args) -> None:
@@ -464,8 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (a preset, or a dataset + model of your choice)")
     p.add_argument("--preset", choices=list(PRESETS), help="reproduce a shipped model")
     p.add_argument("--data", help="dataset name from datasets_cfg/, a dataset .yaml of your own, or a .txt path")
-    p.add_argument("--model", choices=["bigram", "mlp", "gpt"], default="gpt")
-    p.add_argument("--tokenizer", choices=KINDS, default="char")
+    p.add_argument("--model", choices=["bigram", "mlp", "gpt"], help="default gpt")
+    p.add_argument("--tokenizer", choices=KINDS, help="default char, or the preset's")
     p.add_argument("--vocab-size", type=int)
     p.add_argument("--block-size", type=int, help="context length (MLP: tokens of context)")
     p.add_argument("--n-layer", type=int)
@@ -476,10 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-dropout", type=float, help="MLP word dropout: forget each context token with this probability")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000, or the preset's)")
     p.add_argument("--max-seconds", type=float, help="wall-clock budget; the LR schedule follows it")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--eval-interval", type=int, default=200)
-    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--batch-size", type=int, help="default 32, or the preset's")
+    p.add_argument("--lr", type=float, help="default 3e-3, or the preset's")
+    p.add_argument("--eval-interval", type=int, help="default 200, or the preset's")
+    p.add_argument("--seed", type=int, help="default 1337, or the preset's")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", help="checkpoint directory (default out/NAME)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
