@@ -233,7 +233,7 @@ def test_a_preset_takes_the_sizes_given_on_the_command_line():
                                                              "--n-embd", "96"]))
     assert config.model_config == {"block_size": 256, "n_layer": 6, "n_head": 4, "n_embd": 96}
     assert run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base"])).model_config == {
-        "block_size": 256, "n_layer": 3, "n_head": 4, "n_embd": 160}
+        "block_size": 256, "n_layer": 4, "n_head": 4, "n_embd": 128}
 
 
 def test_a_preset_takes_every_run_flag_given_beside_it():
