@@ -86,6 +86,7 @@ variants = [
     ("chat", "bf16, 6 layers 96 wide", {**CHAT, "n_layer": 6, "n_embd": 96}, {"autocast_bf16": True, "steps": 5}),
     ("chat", "bf16, 6 layers 128 wide", {**CHAT, "n_layer": 6}, {"autocast_bf16": True, "steps": 5}),
     ("chat", "bf16, 3 layers 160 wide", {**CHAT, "n_layer": 3, "n_embd": 160}, {"autocast_bf16": True, "steps": 5}),
+    ("chat", "bf16, 2 layers 192 wide", {**CHAT, "n_layer": 2, "n_embd": 192}, {"autocast_bf16": True, "steps": 5}),
 ]
 if args.compile:
     variants.append(("gpt", "torch.compile", GPT, {"compile_": True}))

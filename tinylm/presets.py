@@ -49,7 +49,7 @@ PRESETS: dict[str, RunConfig] = {
     "chat-base": RunConfig(
         dataset="chat_base", tokenizer="char", model="gpt",
         # 4 layers, 128 wide: 3 x 160 (a step costs about the same) was no better over three builds of each,
-        # 2 x 192 and 6 x 96 (at equal time) were worse: README, Chat, "Model size and tokenizer"
+        # 2 x 192 at equal time no better (and it counts worse), 6 x 96 worse: README, Chat, "Model size and tokenizer"
         model_config=dict(block_size=256, n_layer=4, n_head=4, n_embd=128),
         train=TrainConfig(max_steps=2000, batch_size=16, learning_rate=3e-3, warmup_steps=100,
                           eval_interval=500, precision="bf16"),
