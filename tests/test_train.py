@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tinylm.cli import build_parser, run_config_from_args
 from tinylm.data import corpus_from_text
 from tinylm.models import build_model
 from tinylm.presets import get_preset
@@ -227,8 +228,6 @@ def test_an_unknown_precision_fails_clearly():
 
 def test_a_preset_takes_the_sizes_given_on_the_command_line():
     """`train --preset chat-base --n-layer 6 --n-embd 96` trains that size, not silently the preset's."""
-    from tinylm.cli import build_parser, run_config_from_args
-
     config = run_config_from_args(build_parser().parse_args(["train", "--preset", "chat-base", "--n-layer", "6",
                                                              "--n-embd", "96"]))
     assert config.model_config == {"block_size": 256, "n_layer": 6, "n_head": 4, "n_embd": 96}
@@ -239,8 +238,6 @@ def test_a_preset_takes_the_sizes_given_on_the_command_line():
 def test_a_preset_takes_every_run_flag_given_beside_it():
     """--tokenizer, --vocab-size, --seed, --lr, --batch-size beside --preset change the run (they were
     silently the preset's); flags not given leave the preset's own values."""
-    from tinylm.cli import build_parser, run_config_from_args
-
     def config(*flags):
         return run_config_from_args(build_parser().parse_args(["train", *flags]))
 

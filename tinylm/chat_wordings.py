@@ -564,10 +564,12 @@ PAIRED_SUBJECTS = {"place2": "place", "food2": "food", "animal2": "animal"}  # a
 
 # the words of the extra and the blind shapes: no aside may use them (they are not in GRAMMAR_WORDS, which
 # fixed the split of the words before those shapes were written; tests check none of them is held out)
-EXTRA_WORDS = frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for shapes in EXTRA_SHAPES.values()
-                                                          for p in shapes).lower()))
-BLIND_WORDS = frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for shapes in BLIND_SHAPES.values()
-                                                          for p in shapes).lower()))
+def _shape_words(shapes: dict[str, tuple[Phrasing, ...]]) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z]+", " ".join(p.pattern for ps in shapes.values() for p in ps).lower()))
+
+
+EXTRA_WORDS = _shape_words(EXTRA_SHAPES)
+BLIND_WORDS = _shape_words(BLIND_SHAPES)
 
 # every word the fixed text of the data uses: never held out as an item
 GRAMMAR_WORDS = frozenset(re.findall(r"[a-z]+", " ".join([

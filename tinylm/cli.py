@@ -70,37 +70,30 @@ def cmd_tokenize(args) -> None:
 MODEL_SIZE_FLAGS = ("block_size", "n_layer", "n_head", "n_embd", "n_hidden", "dropout", "token_dropout")
 
 
-# what `train` uses for a flag not given, without --preset (with one, the preset's own value)
-TRAIN_DEFAULTS = {"model": "gpt", "tokenizer": "char", "batch_size": 32, "lr": 3e-3, "eval_interval": 200, "seed": 1337}
+# flags of `train` that set a field of the run (RunConfig) or of its training (TrainConfig), when given
+RUN_FLAGS = {"tokenizer": "tokenizer", "vocab_size": "vocab_size", "seed": "seed"}
+TRAIN_FLAGS = {"steps": "max_steps", "max_seconds": "max_seconds", "batch_size": "batch_size", "lr": "learning_rate",
+               "eval_interval": "eval_interval", "seed": "seed", "precision": "precision"}  # precision: else the preset's or auto
 
 
 def run_config_from_args(args) -> RunConfig:
-    """The run `train` was asked for: a preset's, changed by every flag given beside it (a size, the
-    tokenizer, the seed...; none is silently ignored), or one made of the flags alone."""
+    """The run `train` was asked for: a preset's, or the defaults of ``RunConfig`` and ``TrainConfig``
+    (1,000 steps), changed by every flag given (a size, the tokenizer, the seed...; none is
+    silently ignored)."""
     if args.preset:
         config = get_preset(args.preset)
         if args.model is not None and args.model != config.model:
             raise SystemExit(f"error: --preset {args.preset} trains a {config.model}; leave out --model {args.model}")
-        config.model_config.update(config_fields(config.model, **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS}))
-        if args.tokenizer is not None:
-            config.tokenizer = args.tokenizer
-        if args.vocab_size is not None:
-            config.vocab_size = args.vocab_size
-        for flag, field_name in (("batch_size", "batch_size"), ("lr", "learning_rate"), ("eval_interval", "eval_interval"),
-                                 ("seed", "seed")):
-            if getattr(args, flag) is not None:
-                setattr(config.train, field_name, getattr(args, flag))
-        if args.seed is not None:
-            config.seed = args.seed
-        return config
-    if not args.data:
+    elif args.data:
+        config = RunConfig(dataset=args.data, model=args.model or "gpt", train=TrainConfig(max_steps=1000))
+    else:
         raise SystemExit("error: give --preset NAME or --data DATASET")
-    given = {k: v if (v := getattr(args, k)) is not None else default for k, default in TRAIN_DEFAULTS.items()}
-    model_config = config_fields(given["model"], **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS})
-    train = TrainConfig(max_steps=args.steps if args.steps is not None else 1000, batch_size=given["batch_size"],
-                        learning_rate=given["lr"], eval_interval=given["eval_interval"], seed=given["seed"])
-    return RunConfig(dataset=args.data, tokenizer=given["tokenizer"], vocab_size=args.vocab_size, model=given["model"],
-                     model_config=model_config, train=train, seed=given["seed"])
+    config.model_config.update(config_fields(config.model, **{k: getattr(args, k) for k in MODEL_SIZE_FLAGS}))
+    for target, flags in ((config, RUN_FLAGS), (config.train, TRAIN_FLAGS)):
+        for flag, field_name in flags.items():
+            if getattr(args, flag) is not None:
+                setattr(target, field_name, getattr(args, flag))
+    return config
 
 
 def cmd_train(args) -> None:
@@ -119,13 +112,7 @@ def cmd_train(args) -> None:
 
 def _train(args, rank: int) -> None:
     config = run_config_from_args(args)
-    if args.max_seconds is not None:
-        config.train.max_seconds = args.max_seconds
     config.train.device = args.device
-    if args.precision:  # else the preset's (chat-base: bf16) or auto
-        config.train.precision = args.precision
-    if args.steps is not None and args.preset:
-        config.train.max_steps = args.steps
     out = args.out or f"out/{args.preset or config.dataset + '-' + config.model}"
     run = prepare_run(config, load_corpus(config.dataset, dataset_files=True))
     drawn = 0.0
