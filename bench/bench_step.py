@@ -28,11 +28,14 @@ SHAPES = {"gpt": (16, 64), "mlp": (64, 64), "chat": (32, 256)}  # (batch, seq_le
 
 
 def ms_per_step(kind: str, config: dict, batch: int, seq_len: int, fast: bool = True, fused: bool = True,
-                autocast_bf16: bool = False, compile_: bool = False, steps: int = 30) -> float:
+                autocast_bf16: bool = False, bf16_attention: bool = False, compile_: bool = False,
+                steps: int = 30) -> float:
     torch.manual_seed(0)
     model = build_model("mlp" if kind == "mlp" else "gpt", **config).train()
     if kind != "mlp":
         model.set_fast_attention(fast)
+        for block in model.transformer.h:
+            block.attn.fp32_on_cpu = not bf16_attention
     else:
         model.fast = fast
     optimizer = make_optimizer(model, TrainConfig())
@@ -82,6 +85,7 @@ variants = [
     ("mlp", "no dropout at all", MLP, {}),
     ("chat", "fast (default)", CHAT, {"steps": 5}),
     ("chat", "bf16 autocast", CHAT, {"autocast_bf16": True, "steps": 5}),
+    ("chat", "bf16 autocast, attention in bf16 too", CHAT, {"autocast_bf16": True, "bf16_attention": True, "steps": 5}),
     # the sizes the README's chat section compares: what a bf16 step of each costs
     *(("chat", f"bf16, {n_layer} layers {n_embd} wide", {**CHAT, "n_layer": n_layer, "n_embd": n_embd},
        {"autocast_bf16": True, "steps": 5}) for n_layer, n_embd in ((6, 96), (6, 128), (3, 160), (2, 192))),

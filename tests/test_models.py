@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tinylm.models import KVCache, bigram_from_counts, build_model, count_params, make_config, model_kind
 from tinylm.models.gpt import reference_attention
@@ -191,6 +192,27 @@ def test_fast_attention_matches_the_reference():
     model.set_fast_attention(False)
     reference, _ = model(x)
     torch.testing.assert_close(fast, reference, rtol=0, atol=1e-5)
+
+
+def test_under_bf16_autocast_a_cpu_attends_in_fp32(monkeypatch):
+    """bf16 autocast on a CPU: the matrix products in bf16, the fused attention in fp32 (PyTorch's CPU
+    flash kernel is slower in bf16, bench/bench_step.py); the logits stay within bf16's rounding of fp32's."""
+    model = tiny_model("gpt")
+    x = random_ids(3, 16, seed=5)
+    exact, _ = model(x)
+    seen = []  # the dtype of every query that reaches the fused attention
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda q, k, v, **kw: seen.append(q.dtype) or sdpa(q, k, v, **kw))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed, _ = model(x)
+    assert seen == [torch.float32] * len(model.transformer.h)
+    torch.testing.assert_close(mixed.float(), exact, rtol=0, atol=0.05)
+    for block in model.transformer.h:  # the switch bench/bench_step.py times: attention in bf16 too
+        block.attn.fp32_on_cpu = False
+    seen.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(x)
+    assert set(seen) == {torch.bfloat16}
 
 
 def test_reference_attention_with_a_shorter_query_sees_the_past():
