@@ -13,6 +13,7 @@ import torch
 from tinylm.chat import (
     ChatFormatError,
     conversations_from_pairs,
+    example_messages,
     finetune,
     masked_loss,
     pad_batch,
@@ -171,16 +172,25 @@ def test_an_sft_step_lowers_the_loss_on_assistant_tokens_only(tok):
     assert masked_loss(model, tok, [TWO_TURNS]) < before
 
 
-def test_packed_sft_batches_keep_each_reply_a_target(tok):
+def test_packed_sft_batches_fill_each_row_and_train_on_replies_only(tok):
+    """A row is conversations end to end, the last one cut where the row ends: no padding, and the
+    targets are exactly the replies' tokens (the cut one's first ones too), never the questions."""
     tasks = ChatTasks()
-    batch_fn = sft_batches(tok, 128, 4, task_draw(tasks))
-    x, y = batch_fn(torch.Generator().manual_seed(0))
-    assert x.shape[1] <= 128
-    im_start, im_end = tok.token_to_id("<|im_start|>"), tok.token_to_id("<|im_end|>")
-    # each row holds whole exchanges (two messages each), and every reply's <|im_end|> is a target
-    exchanges = (x == im_start).sum(dim=1) / 2
-    assert (exchanges >= 1).all() and exchanges.max() >= 2  # packed
-    assert ((y == im_end).sum(dim=1) == exchanges).all()
+    conversations = [example_messages(tasks.sample(random.Random(i))) for i in range(100)]
+    drawn = iter(conversations)
+    x, y = sft_batches(tok, 128, 4, lambda rng: next(drawn))(torch.Generator().manual_seed(0))
+    assert x.shape == (4, 128) and not (x == tok.pad_id).any()
+    rendered = iter(render_conversation(tok, c) for c in conversations)
+    for row in range(4):
+        ids, mask = next(rendered)
+        while len(ids) < 129:  # the row's conversations, as sft_batches drew them
+            more_ids, more_mask = next(rendered)
+            ids, mask = ids + more_ids, mask + more_mask
+        assert x[row].tolist() == ids[:128]
+        assert y[row].tolist() == [t if m else -1 for t, m in zip(ids[1:129], mask[1:129])]
+        assert (x[row] == tok.token_to_id("<|im_start|>")).sum() >= 3  # packed: more than one exchange
+    im_end = tok.token_to_id("<|im_end|>")
+    assert (y == im_end).sum() >= 4  # whole replies are targets, up to their end
 
 
 def test_finetune_learns_a_users_pair(tok):

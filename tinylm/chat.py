@@ -287,21 +287,21 @@ def sft_batches(tokenizer: Tokenizer, block_size: int, batch_size: int,
                 draw: Callable[[random.Random], list[Message]], pack: bool = True) -> Callable[[torch.Generator], Batch]:
     """A ``batch_fn`` for ``tinylm.train.train``: ``batch_size`` rows of conversations from ``draw(rng)``.
 
-    With ``pack``, each row holds conversations one after the other until the next would not fit
-    in ``block_size``: the model reads them as one longer chat about unrelated things, and a step
-    trains on two or three replies per row instead of one (less padding, more signal per step).
+    With ``pack``, each row holds conversations one after the other until it is full, the last
+    one cut where the row ends: the model reads them as one longer chat about unrelated things, and
+    a step trains on three or four replies per row instead of one, with no padding. (A cut reply
+    still teaches its first tokens; a cut question teaches nothing, as questions are never targets.
+    Stopping before the first conversation that does not fit left 14 % of the rows as padding.)
     """
     def batch_fn(generator: torch.Generator) -> Batch:
         rng = random.Random(int(torch.randint(2**31, (1,), generator=generator)))
         rows = []
         for _ in range(batch_size):
             ids, mask = render_conversation(tokenizer, draw(rng))
-            while pack:
+            while pack and len(ids) < block_size + 1:
                 more_ids, more_mask = render_conversation(tokenizer, draw(rng))
-                if len(ids) + len(more_ids) > block_size + 1:
-                    break
                 ids, mask = ids + more_ids, mask + more_mask
-            rows.append((ids, mask))
+            rows.append((ids, mask))  # pad_batch cuts it to block_size + 1 tokens
         return pad_batch(rows, tokenizer.pad_id, block_size)
     return batch_fn
 
