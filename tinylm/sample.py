@@ -292,10 +292,15 @@ def top_next_tokens(model, tokenizer, text: str, k: int = 10) -> list[TokenProb]
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    probs = next_token_probs(model, prompt_ids(tokenizer, text))  # (vocab_size,)
-    text_probs = probs.index_fill(0, torch.tensor(tokenizer.non_text_ids, dtype=torch.long), -1.0)  # text only
-    top = torch.topk(text_probs, min(k, probs.numel() - len(tokenizer.non_text_ids)))
+    top = top_text_tokens(next_token_probs(model, prompt_ids(tokenizer, text)), tokenizer, k)
     return [TokenProb(tokenizer.decode([i]), i, p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
+
+
+def top_text_tokens(probs: torch.Tensor, tokenizer, k: int):
+    """``torch.topk`` of ``probs`` (vocab_size,) over the tokens that are text: the special ones
+    (padding, chat markers, ``<|unk|>``) are left out, as they are never sampled either."""
+    text_probs = probs.index_fill(0, torch.tensor(tokenizer.non_text_ids, dtype=torch.long), -1.0)
+    return torch.topk(text_probs, min(k, probs.numel() - len(tokenizer.non_text_ids)))
 
 
 def continue_text(model, tokenizer, text: str, max_new_tokens: int = 100, temperature: float = 1.0,

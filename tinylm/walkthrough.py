@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from .compare import show_whitespace
 from .models import model_kind
 from .models.gpt import reference_attention
-from .sample import prompt_ids
+from .sample import prompt_ids, top_text_tokens
 
 MAX_CONTEXT_CHARS = 2_000  # the context is typed in a public app: bounded
 SHOWN_NUMBERS = 16  # numbers of a long vector shown in a table (the shape gives the full size)
@@ -134,7 +134,7 @@ def walkthrough(model, tokenizer, text: str, position: int | None = None, top: i
     finally:
         model.train(was_training)
     probs = steps[-1].tensor
-    best = torch.topk(probs, min(top, probs.numel()))
+    best = top_text_tokens(probs, tokenizer, top)  # as /predict: text tokens only
     next_tokens = [{"token": tokenizer.decode([i]), "id": i, "prob": p}
                    for i, p in zip(best.indices.tolist(), best.values.tolist())]
     return Walkthrough(kind, [tokenizer.decode([i]) for i in ids], position, start, steps, next_tokens)
