@@ -178,7 +178,7 @@ class ChatTasks:
                  blind_shapes: bool = False):
         rng = random.Random(seed)
         self.seed = seed
-        self.blind_shapes = blind_shapes  # training also draws BLIND_SHAPES (they did not pay: README, Chat)
+        self.blind_shapes = blind_shapes  # training also draws BLIND_SHAPES (the build does: README, Chat)
         # a word the questions themselves use ("cat" in "what colour is a cat?") is read in training anyway
         words = words if words is not None else read_words()
         self.words_train, self.words_eval = _split([w for w in words if w not in GRAMMAR_WORDS], held_out, rng)

@@ -351,7 +351,7 @@ def add_chat_commands(subparsers) -> None:
     p.add_argument("--demos", type=int, default=0,
                    help="train on a fixed set of this many generated conversations (0 = a fresh one every time)")
     p.add_argument("--blind-shapes", action="store_true",
-                   help="also ask in the 134 shapes written blind (README, Chat: they did not pay at this size)")
+                   help="also ask in the 134 shapes written blind (scripts/build_chat.sh does: README, Chat)")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--max-seconds", type=float, help="wall-clock budget; the LR schedule follows it")
     p.add_argument("--batch-size", type=int, default=32)
