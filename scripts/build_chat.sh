@@ -17,7 +17,7 @@ BASE_STEPS=${BASE_STEPS:-2000}
 DEMOS=${DEMOS:-0}  # written conversations SFT learns from; 0 = a fresh one every time (RL needs only the checker)
 ASIDES=${ASIDES:-0.3}  # share of SFT's questions with a few words of Shakespeare that change nothing
 OUT_OF_SCOPE=${OUT_OF_SCOPE:-0.12}  # share of SFT's questions that are out of scope ("I do not know.")
-# bf16 autocast: about 1.3x faster steps at this size on a CPU with bf16 instructions (python bench/bench_step.py);
+# bf16 autocast (attention in fp32): about 1.5x faster steps at this size on a CPU with bf16 instructions (bench/bench_step.py);
 # PRECISION=fp32 where it is not (an older CPU emulates bf16, and is slower with it)
 PRECISION=${PRECISION:-bf16}
 SFT_STEPS=${SFT_STEPS:-6000}

@@ -13,7 +13,6 @@ agree. ``KVCache`` keeps the keys and values of earlier positions so that sampli
 costs one position of work instead of the whole context.
 """
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -87,8 +86,7 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x, cache: KVCache | None = None):
         B, T, C = x.shape
         qkv = self.c_attn(x)
-        cpu_bf16 = self.fp32_on_cpu and qkv.device.type == "cpu" and qkv.dtype == torch.bfloat16
-        if cpu_bf16:
+        if self.fp32_on_cpu and qkv.device.type == "cpu" and qkv.dtype == torch.bfloat16:
             # under bf16 autocast, attend in fp32 on a CPU: PyTorch's CPU flash-attention kernel is
             # about 1.5x slower in bf16 than in fp32 at head size 32 (its backward most of all), and
             # the chat model's step is about 15 % faster this way (python bench/bench_step.py).
@@ -105,7 +103,7 @@ class CausalSelfAttention(nn.Module):
             if not causal and q.size(-2) > 1:
                 y = reference_attention(q, k, v)
             else:
-                with torch.autocast("cpu", enabled=False) if cpu_bf16 else contextlib.nullcontext():  # autocast would cast back
+                with torch.autocast(q.device.type, enabled=False):  # q, k, v's own dtype decides, not autocast
                     y = F.scaled_dot_product_attention(q, k, v, is_causal=causal,
                                                        dropout_p=self.dropout if self.training else 0.0)
         else:
